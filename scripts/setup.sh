@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what uprobe-trace needs to build and test on a new Debian bookworm machine.
+# Idempotent: only missing packages are installed; safe to run again.
+set -euo pipefail
+
+packages=(
+  libbpf-dev libelf-dev libdw-dev zlib1g-dev clang llvm bpftool binutils
+  golang-go libssl-dev protobuf-compiler pkg-config
+  mariadb-server libmariadb-dev python3-mysqldb curl wrk bpftrace
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to apt-get install (run: sudo $0)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all system packages present"
+fi
+
+# pyelftools is the independent ground truth the Symbols tests compare against.
+if ! /usr/bin/python3 -c 'import elftools' 2>/dev/null && ! python3 -c 'import elftools' 2>/dev/null; then
+  python3 -m pip install -q pyelftools || /usr/bin/python3 -m pip install -q --break-system-packages pyelftools
+fi
+
+# bpftrace needs tracefs.
+if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" -eq 0 ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds every fixture binary into testdata/bin/ (never committed).
+# Rebuilds only what is older than its source. Run from anywhere.
+#
+#   c/fixture.c    -> bin/fixture-pie      (gcc -fPIE -pie)
+#                  -> bin/fixture-nopie    (gcc -fno-pie -no-pie)
+#   go/server      -> bin/go-server        (go build)
+#                  -> bin/go-server-stripped (go build -ldflags='-s -w')
+#                  -> bin/go-server-pie    (go build -buildmode=pie)
+#   go/client      -> bin/go-client, bin/go-client-stripped, bin/go-client-pie
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out="$here/bin"
+mkdir -p "$out"
+
+stale() { # stale OUTPUT SOURCE...
+  [ ! -e "$1" ] && return 0
+  local o=$1; shift
+  for s in "$@"; do [ "$s" -nt "$o" ] && return 0; done
+  return 1
+}
+
+if stale "$out/fixture-pie" "$here/c/fixture.c" "$0"; then
+  gcc -O1 -g -fPIE -pie -o "$out/fixture-pie" "$here/c/fixture.c"
+fi
+if stale "$out/fixture-nopie" "$here/c/fixture.c" "$0"; then
+  gcc -O1 -g -fno-pie -no-pie -o "$out/fixture-nopie" "$here/c/fixture.c"
+fi
+
+if command -v go >/dev/null 2>&1; then
+  export GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$out/.gocache}" GOPATH="${GOPATH:-$out/.gopath}" CGO_ENABLED=0
+  for prog in server client; do
+    src=("$here/go/$prog/main.go" "$here/go/go.mod")
+    if stale "$out/go-$prog" "${src[@]}" "$0"; then
+      (cd "$here/go" && go build -o "$out/go-$prog" "./$prog")
+    fi
+    if stale "$out/go-$prog-stripped" "${src[@]}" "$0"; then
+      (cd "$here/go" && go build -ldflags='-s -w' -o "$out/go-$prog-stripped" "./$prog")
+    fi
+    if stale "$out/go-$prog-pie" "${src[@]}" "$0"; then
+      (cd "$here/go" && go build -buildmode=pie -o "$out/go-$prog-pie" "./$prog")
+    fi
+  done
+else
+  echo "build.sh: go not found; Go fixtures not built (run scripts/setup.sh)" >&2
+  exit 1
+fi

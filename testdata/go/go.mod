@@ -1,0 +1,3 @@
+module example.com/uprobe-trace/testdata
+
+go 1.19

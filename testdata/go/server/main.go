@@ -1,0 +1,78 @@
+// A net/http server for the GoRuntime and Go HTTP tests.
+//
+//	/sleep?ms=N    sleeps N ms, answers 200 with the time it measured itself
+//	/status?code=N answers with status N
+//	/panic         panics inside the handler (net/http recovers it)
+//	/call?url=U    calls U with net/http (client spans inside a server span);
+//	               with &go=1 the call is made from a new goroutine
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	flag.Parse()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		w.Header().Set("X-Handler-Ns", strconv.FormatInt(time.Since(start).Nanoseconds(), 10))
+		fmt.Fprintf(w, "slept %d ms\n", ms)
+	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(r.URL.Query().Get("code"))
+		if err != nil || code < 100 || code > 999 {
+			code = 400
+		}
+		w.WriteHeader(code)
+	})
+	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) {
+		panic("testdata server: deliberate panic")
+	})
+	mux.HandleFunc("/call", func(w http.ResponseWriter, r *http.Request) {
+		target := r.URL.Query().Get("url")
+		call := func() (int, error) {
+			resp, err := http.Get(target)
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			io.Copy(io.Discard, resp.Body)
+			return resp.StatusCode, nil
+		}
+		var code int
+		var err error
+		if r.URL.Query().Get("go") == "1" {
+			done := make(chan struct{})
+			go func() { code, err = call(); close(done) }()
+			<-done
+		} else {
+			code, err = call()
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintf(w, "upstream %d\n", code)
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The test reads the port from the first line.
+	fmt.Fprintf(os.Stdout, "listening %s\n", ln.Addr())
+	log.Fatal(http.Serve(ln, mux))
+}
