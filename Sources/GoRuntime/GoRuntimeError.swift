@@ -1,0 +1,47 @@
+import Symbols
+
+/// Everything that can go wrong while reading the Go-specific parts of a binary.
+/// Each message names the path and ends in a hint.
+public enum GoRuntimeError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Not a Go binary: neither `.go.buildinfo` nor a pclntab was found.
+    case notGo(path: String)
+    /// A Go section (`.gopclntab`, `.go.buildinfo`, ...) is missing.
+    case missingSection(path: String, section: String)
+    /// A Go section exists but its contents do not parse.
+    case malformed(path: String, section: String, what: String)
+    /// The layout (pclntab magic, buildinfo flags) belongs to a Go version we do not read.
+    case unsupportedLayout(path: String, section: String, what: String)
+    /// A function we need is not in the function table.
+    case functionNotFound(path: String, function: String)
+    /// The instruction decoder could not walk a function to its end.
+    case decodeFailed(path: String, function: String, offset: UInt64)
+    /// DWARF is present but unreadable, or lacks a type we need.
+    case dwarf(path: String, what: String)
+    /// No DWARF and no table entry for this Go version: we refuse to guess.
+    case unknownGoVersion(path: String, version: String, field: String)
+    /// An error from the Symbols layer (file could not be read, not ELF, ...).
+    case symbols(SymbolsError)
+
+    public var description: String {
+        switch self {
+        case .notGo(let path):
+            return "\(path): not a Go binary (no .go.buildinfo and no pclntab); hint: --go-http needs a program built with the Go toolchain"
+        case .missingSection(let path, let section):
+            return "\(path): no \(section) section; hint: the binary may have been post-processed (e.g. by a packer); use the binary the Go toolchain produced"
+        case .malformed(let path, let section, let what):
+            return "\(path): \(section) is malformed: \(what); hint: the binary may be truncated or corrupt; rebuild it"
+        case .unsupportedLayout(let path, let section, let what):
+            return "\(path): \(section): \(what); hint: uprobe-trace reads binaries built by Go 1.16 to 1.26"
+        case .functionNotFound(let path, let function):
+            return "\(path): function \(function) not found; hint: the linker drops unused code (a server has no (*Transport).roundTrip); check with `uprobe-trace symbols dump \(path) --all-go-functions`"
+        case .decodeFailed(let path, let function, let offset):
+            return "\(path): cannot decode \(function) at file offset 0x\(String(offset, radix: 16)); hint: report this binary; without every RET site the return probe is unsafe"
+        case .dwarf(let path, let what):
+            return "\(path): DWARF: \(what); hint: rebuild without -ldflags=-w to keep DWARF, or rely on the offset table for released Go versions"
+        case .unknownGoVersion(let path, let version, let field):
+            return "\(path): built by \(version), which has no DWARF and no offset table entry for \(field); hint: rebuild without -ldflags='-s -w' so DWARF gives the offsets"
+        case .symbols(let e):
+            return e.description
+        }
+    }
+}
