@@ -32,7 +32,14 @@ public final class ELFFile: @unchecked Sendable {
         let r = ByteReader(storage.bytes)
         let size = UInt64(storage.bytes.count)
         if size == 0 { throw .emptyFile(path: path) }
-        guard size >= 4, r.u32(0) == 0x464c_457f else { throw .notELF(path: path) }
+        let magic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
+        if size < 4 {
+            if storage.bytes.elementsEqual(magic.prefix(Int(size))) {
+                throw .truncated(path: path, what: "ELF identification", needed: 16, size: size)
+            }
+            throw .notELF(path: path)
+        }
+        guard r.u32(0) == 0x464c_457f else { throw .notELF(path: path) }
         guard let cls = r.u8(4) else { throw .truncated(path: path, what: "ELF identification", needed: 16, size: size) }
         if cls == 1 { throw .unsupportedClass(path: path) }
         guard cls == 2 else { throw .malformed(path: path, what: "unknown ELF class \(cls)") }

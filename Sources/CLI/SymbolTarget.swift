@@ -1,0 +1,96 @@
+import Symbols
+
+/// An object opened for `symbols dump`/`resolve`, with the process it is
+/// mapped in when `--pid` was given.
+struct SymbolTarget {
+    let path: String
+    let elf: ELFFile
+    let pid: Int32?
+    /// Runtime address = file offset + bias, from the process's mapping of this object.
+    let runtimeBias: ((UInt64) -> UInt64?)?
+
+    static func open(_ spec: String, pid: Int32?) throws -> SymbolTarget {
+        let elf = try ELFFile(path: spec)
+        return SymbolTarget(path: spec, elf: elf, pid: pid, runtimeBias: nil)
+    }
+
+    func warnIfNotAttachable() {
+        if !elf.header.isX86_64 {
+            Log.note("\(path) is \(elf.header.machineName), not x86-64: symbols are listed, but uprobe-trace cannot attach to it on this machine")
+        }
+    }
+
+    func suggestions(for name: String) throws -> [String] {
+        let bare = name.split(separator: "@").first.map { $0.lowercased() } ?? name.lowercased()
+        var seen = Set<String>()
+        var result: [String] = []
+        for sym in try elf.symbols() where sym.isDefined && sym.name.lowercased().contains(bare) {
+            if seen.insert(sym.displayName).inserted { result.append(sym.displayName) }
+            if result.count == 3 { break }
+        }
+        return result
+    }
+
+    func runtimeAddress(_ sym: Symbol) -> UInt64? {
+        guard let runtimeBias, let off = elf.fileOffset(of: sym) else { return nil }
+        return runtimeBias(off)
+    }
+
+    func writeHeader(_ w: inout JSONWriter) {
+        w.string("path", path)
+        w.string("build_id", elf.buildID)
+        w.string("type", elf.header.typeName)
+        w.string("machine", elf.header.machineName)
+        if let pid { w.int("pid", pid) }
+    }
+
+    func write(_ sym: Symbol, to w: inout JSONWriter) {
+        w.beginObject()
+        w.string("name", sym.name)
+        w.string("version", sym.version)
+        if sym.version != nil { w.bool("version_default", !sym.versionHidden) }
+        w.string("type", sym.typeName)
+        w.string("bind", sym.bindName)
+        w.int("size", sym.size)
+        w.int("address", sym.isDefined ? sym.value : nil)
+        w.int("file_offset", elf.fileOffset(of: sym))
+        w.string("section", elf.sectionName(of: sym))
+        w.string("table", sym.table.rawValue)
+        if pid != nil { w.int("runtime_address", runtimeAddress(sym)) }
+        w.endObject()
+    }
+
+    func printHeader(_ out: inout Output) {
+        out.line("\(path): ELF64 \(elf.header.typeName) \(elf.header.machineName)"
+                 + (elf.buildID.map { ", build-id \($0)" } ?? ""))
+        if let link = elf.debugLink { out.line("debuglink: \(link.file) (crc32 0x\(String(link.crc, radix: 16)))") }
+    }
+
+    func printTable(_ symbols: [Symbol], to out: inout Output) {
+        let names = symbols.map(\.displayName)
+        let nameWidth = min(max(names.map(\.utf8.count).max() ?? 4, 4), 60)
+        var header = pad("NAME", nameWidth) + "  TYPE    BIND    " + lpad("SIZE", 8) + "  " + lpad("ADDRESS", 18)
+            + "  " + lpad("FILE OFFSET", 12) + "  SECTION"
+        if pid != nil { header += "  RUNTIME" }
+        out.line(header)
+        for (sym, name) in zip(symbols, names) {
+            var line = pad(name, nameWidth) + "  " + pad(sym.typeName, 6) + "  " + pad(sym.bindName, 6) + "  "
+                + lpad(String(sym.size), 8) + "  " + lpad(sym.isDefined ? hex(sym.value) : "-", 18) + "  "
+                + lpad(elf.fileOffset(of: sym).map(hex) ?? "-", 12) + "  " + elf.sectionName(of: sym)
+            if pid != nil { line += "  " + (runtimeAddress(sym).map(hex) ?? "-") }
+            out.line(line)
+        }
+    }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+func pad(_ s: String, _ n: Int) -> String {
+    let c = s.utf8.count
+    return c >= n ? s : s + String(repeating: " ", count: n - c)
+}
+
+func lpad(_ s: String, _ n: Int) -> String {
+    let c = s.utf8.count
+    return c >= n ? s : String(repeating: " ", count: n - c) + s
+}

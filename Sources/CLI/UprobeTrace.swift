@@ -1,0 +1,113 @@
+import ArgumentParser
+import GoRuntime
+import Symbols
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `uprobe-trace` command: subcommands are wired here and nowhere else.
+struct UprobeTrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "uprobe-trace",
+        abstract: "Trace unmodified programs with uprobes: exact attach points from ELF, DWARF and Go metadata.",
+        discussion: """
+        Examples:
+          uprobe-trace symbols dump ./server                  # symbols, file offsets, Go info
+          uprobe-trace symbols dump libssl.so.3 --grep SSL_read
+          uprobe-trace symbols resolve ./server main.main     # the uprobe offset of one symbol
+        """,
+        subcommands: [SymbolsCommand.self]
+    )
+}
+
+/// Entry point: parses, runs, and turns every error into one line and an exit code
+/// (0 ok, 1 runtime failure, 2 usage error, 77 missing privilege).
+@main
+enum Main {
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try UprobeTrace.parseAsRoot()
+        } catch {
+            let code = UprobeTrace.exitCode(for: error)
+            if code == .success {
+                print(UprobeTrace.fullMessage(for: error))
+                exit(0)
+            }
+            let message = UprobeTrace.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            let hint = message.contains("hint:") ? "" : "; hint: see 'uprobe-trace --help'"
+            Log.error(message + hint)
+            exit(2)
+        }
+        do {
+            var mutable = command
+            try mutable.run()
+        } catch let e as SymbolsError {
+            Log.error(e.description)
+            exit(1)
+        } catch let e as GoRuntimeError {
+            Log.error(e.description)
+            exit(1)
+        } catch let e as CLIError {
+            Log.error(e.description)
+            exit(e.exitCode)
+        } catch {
+            let code = UprobeTrace.exitCode(for: error)
+            if code == .success { exit(0) }
+            Log.error(UprobeTrace.message(for: error))
+            exit(code == .validationFailure ? 2 : 1)
+        }
+    }
+}
+
+/// Errors that belong to the command line itself.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    var exitCode: Int32 = 1
+}
+
+/// stderr lines, written unbuffered; Swift 6 forbids touching C's `stderr` global.
+enum Log {
+    static func error(_ s: String) { write("uprobe-trace: error: " + s + "\n") }
+    static func note(_ s: String) { write("uprobe-trace: note: " + s + "\n") }
+
+    static func write(_ s: String) {
+        var s = s
+        s.withUTF8 { p in
+            var off = 0
+            while off < p.count {
+                let n = Glibc.write(2, p.baseAddress! + off, p.count - off)
+                if n <= 0 { if errno == EINTR { continue }; return }
+                off += n
+            }
+        }
+    }
+}
+
+/// Buffered stdout: the whole document goes out in large writes.
+struct Output {
+    var buffer: [UInt8] = []
+
+    init() { buffer.reserveCapacity(1 << 16) }
+
+    mutating func append(_ s: String) {
+        var s = s
+        s.withUTF8 { buffer.append(contentsOf: $0) }
+        if buffer.count > 1 << 20 { flush() }
+    }
+
+    mutating func line(_ s: String) { append(s); buffer.append(10) }
+
+    mutating func flush() {
+        buffer.withUnsafeBytes { p in
+            var off = 0
+            while off < p.count {
+                let n = Glibc.write(1, p.baseAddress! + off, p.count - off)
+                if n <= 0 { if errno == EINTR { continue }; return }
+                off += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

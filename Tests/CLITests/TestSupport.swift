@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// Paths and process helpers shared by the CLI tests.
+enum Repo {
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let testdata = root.appendingPathComponent("testdata")
+    static let bin = testdata.appendingPathComponent("bin")
+
+    /// The `uprobe-trace` executable next to the test bundle (same build).
+    static var tool: String {
+        if let env = ProcessInfo.processInfo.environment["UPROBE_TRACE_BIN"] { return env }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().appendingPathComponent("uprobe-trace").path
+    }
+
+    static func fixture(_ name: String) -> String { bin.appendingPathComponent(name).path }
+}
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var stderrLines: [Substring] { stderr.split(separator: "\n") }
+}
+
+/// Runs a program to completion and captures its output.
+@discardableResult
+func run(_ exe: String, _ args: [String], stdin: String? = nil) throws -> RunResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    let input = Pipe()
+    p.standardInput = input
+    try p.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try? input.fileHandleForWriting.close()
+    // Read both pipes concurrently so a full pipe cannot stall the child.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                     stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func tool(_ args: String...) throws -> RunResult { try run(Repo.tool, args) }
+
+/// Builds the testdata fixtures once per test process.
+let fixturesBuilt: Bool = {
+    guard let r = try? run("/bin/bash", [Repo.testdata.appendingPathComponent("build.sh").path]) else { return false }
+    if r.status != 0 { print("testdata/build.sh failed: \(r.stderr)") }
+    return r.status == 0
+}()
+
+var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+/// True when a requirement holds. Otherwise: a test failure in CI, a printed skip elsewhere.
+func require(_ ok: Bool, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    if ok { return true }
+    if isCI {
+        Issue.record("required in CI: \(reason)", sourceLocation: sourceLocation)
+    } else {
+        print("SKIP: \(reason)")
+    }
+    return false
+}
+
+func requireFixtures(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    require(fixturesBuilt, "testdata fixtures could not be built (run scripts/setup.sh)", sourceLocation: sourceLocation)
+}
+
+func requireRoot(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    require(getuid() == 0, "needs root (uprobes, other users' processes)", sourceLocation: sourceLocation)
+}
+
+/// Parses a JSON document into plain Foundation values.
+func json(_ text: String) throws -> [String: Any] {
+    let obj = try JSONSerialization.jsonObject(with: Data(text.utf8))
+    guard let dict = obj as? [String: Any] else { throw CocoaError(.propertyListReadCorrupt) }
+    return dict
+}
