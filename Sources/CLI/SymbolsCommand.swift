@@ -46,8 +46,8 @@ struct SymbolsDump: ParsableCommand {
         Examples:
           uprobe-trace symbols dump ./server
           uprobe-trace symbols dump libssl.so.3 --grep SSL_read
-          uprobe-trace symbols dump /lib/x86_64-linux-gnu/libc.so.6 --json | jq '.symbols | length'
-          uprobe-trace symbols dump ./server --pid $(pidof server)   # adds runtime addresses
+          uprobe-trace symbols dump libc.so.6 --json | jq '.symbols | length'
+          uprobe-trace symbols dump ./server --pid $(pidof server)
         """
     )
 

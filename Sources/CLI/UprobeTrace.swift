@@ -26,23 +26,9 @@ struct UprobeTrace: ParsableCommand {
 @main
 enum Main {
     static func main() {
-        let command: ParsableCommand
         do {
-            command = try UprobeTrace.parseAsRoot()
-        } catch {
-            let code = UprobeTrace.exitCode(for: error)
-            if code == .success {
-                print(UprobeTrace.fullMessage(for: error))
-                exit(0)
-            }
-            let message = UprobeTrace.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            let hint = message.contains("hint:") ? "" : "; hint: see 'uprobe-trace --help'"
-            Log.error(message + hint)
-            exit(2)
-        }
-        do {
-            var mutable = command
-            try mutable.run()
+            var command = try UprobeTrace.parseAsRoot()
+            try command.run()
         } catch let e as SymbolsError {
             Log.error(e.description)
             exit(1)
@@ -53,10 +39,18 @@ enum Main {
             Log.error(e.description)
             exit(e.exitCode)
         } catch {
+            // Help, version and usage errors from swift-argument-parser.
             let code = UprobeTrace.exitCode(for: error)
-            if code == .success { exit(0) }
-            Log.error(UprobeTrace.message(for: error))
-            exit(code == .validationFailure ? 2 : 1)
+            if code == .success {
+                var out = Output()
+                out.line(UprobeTrace.fullMessage(for: error))
+                out.flush()
+                exit(0)
+            }
+            let message = UprobeTrace.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            let hint = message.contains("hint:") ? "" : "; hint: see 'uprobe-trace --help'"
+            Log.error(message + hint)
+            exit(2)
         }
     }
 }
