@@ -60,13 +60,13 @@ struct SymbolTarget {
         w.endObject()
     }
 
-    func printHeader(_ out: inout Output) {
+    func printHeader(_ out: Output) {
         out.line("\(path): ELF64 \(elf.header.typeName) \(elf.header.machineName)"
                  + (elf.buildID.map { ", build-id \($0)" } ?? ""))
         if let link = elf.debugLink { out.line("debuglink: \(link.file) (crc32 0x\(String(link.crc, radix: 16)))") }
     }
 
-    func printTable(_ symbols: [Symbol], to out: inout Output) {
+    func printTable(_ symbols: [Symbol], to out: Output) {
         let names = symbols.map(\.displayName)
         let nameWidth = min(max(names.map(\.utf8.count).max() ?? 4, 4), 60)
         var header = pad("NAME", nameWidth) + "  TYPE    BIND    " + lpad("SIZE", 8) + "  " + lpad("ADDRESS", 18)

@@ -62,20 +62,19 @@ struct SymbolsDump: ParsableCommand {
             grep.map { sym.displayName.contains($0) } ?? true
         }
         target.warnIfNotAttachable()
-        var out = Output()
+        let out = Output()
         if options.json {
-            var w = JSONWriter()
+            var w = JSONWriter(out)
             w.beginObject()
             target.writeHeader(&w)
             w.beginArray("symbols")
             for sym in symbols { target.write(sym, to: &w) }
             w.endArray()
             w.endObject()
-            out.buffer = w.bytes
-            out.buffer.append(10)
+            out.byte(10)
         } else {
-            target.printHeader(&out)
-            target.printTable(symbols, to: &out)
+            target.printHeader(out)
+            target.printTable(symbols, to: out)
         }
         out.flush()
     }
@@ -119,19 +118,18 @@ struct SymbolsResolve: ParsableCommand {
             found.append(contentsOf: matches)
         }
         target.warnIfNotAttachable()
-        var out = Output()
+        let out = Output()
         if options.json {
-            var w = JSONWriter()
+            var w = JSONWriter(out)
             w.beginObject()
             target.writeHeader(&w)
             w.beginArray("symbols")
             for sym in found { target.write(sym, to: &w) }
             w.endArray()
             w.endObject()
-            out.buffer = w.bytes
-            out.buffer.append(10)
+            out.byte(10)
         } else {
-            target.printTable(found, to: &out)
+            target.printTable(found, to: out)
         }
         out.flush()
     }

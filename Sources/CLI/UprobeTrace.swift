@@ -42,7 +42,7 @@ enum Main {
             // Help, version and usage errors from swift-argument-parser.
             let code = UprobeTrace.exitCode(for: error)
             if code == .success {
-                var out = Output()
+                let out = Output()
                 out.line(UprobeTrace.fullMessage(for: error))
                 out.flush()
                 exit(0)
@@ -79,29 +79,51 @@ enum Log {
     }
 }
 
-/// Buffered stdout: the whole document goes out in large writes.
-struct Output {
-    var buffer: [UInt8] = []
+/// Buffered stdout: a fixed buffer flushed with write(2) when full, so a
+/// large document costs no reallocation or copying.
+final class Output {
+    private let capacity = 1 << 16
+    private let base: UnsafeMutablePointer<UInt8>
+    private var count = 0
 
-    init() { buffer.reserveCapacity(1 << 16) }
+    init() { base = .allocate(capacity: capacity) }
+    deinit { flush(); base.deallocate() }
 
-    mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { buffer.append(contentsOf: $0) }
-        if buffer.count > 1 << 20 { flush() }
+    @inline(__always)
+    func byte(_ b: UInt8) {
+        if count == capacity { flush() }
+        base[count] = b
+        count += 1
     }
 
-    mutating func line(_ s: String) { append(s); buffer.append(10) }
-
-    mutating func flush() {
-        buffer.withUnsafeBytes { p in
-            var off = 0
-            while off < p.count {
-                let n = Glibc.write(1, p.baseAddress! + off, p.count - off)
-                if n <= 0 { if errno == EINTR { continue }; return }
-                off += n
-            }
+    func bytes(_ p: UnsafeRawBufferPointer) {
+        if p.count > capacity - count {
+            flush()
+            if p.count > capacity { writeAll(p); return }
         }
-        buffer.removeAll(keepingCapacity: true)
+        guard let src = p.baseAddress, p.count > 0 else { return }
+        (base + count).update(from: src.assumingMemoryBound(to: UInt8.self), count: p.count)
+        count += p.count
+    }
+
+    func append(_ s: String) {
+        var s = s
+        s.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    func line(_ s: String) { append(s); byte(10) }
+
+    func flush() {
+        writeAll(UnsafeRawBufferPointer(start: base, count: count))
+        count = 0
+    }
+
+    private func writeAll(_ p: UnsafeRawBufferPointer) {
+        var off = 0
+        while off < p.count {
+            let n = Glibc.write(1, p.baseAddress! + off, p.count - off)
+            if n <= 0 { if errno == EINTR { continue }; return }
+            off += n
+        }
     }
 }
