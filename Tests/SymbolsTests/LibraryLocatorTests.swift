@@ -45,7 +45,8 @@ import Glibc
         func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         var prefix: [UInt8] = []
         if withOldTable {
-            prefix = Array("ld.so-1.7.0".utf8) + [0] + le(UInt32(2)) + [UInt8](repeating: 0, count: 24)
+            // Three 12-byte old entries: 16 + 36 = 52, so the new table starts after padding, at 56.
+            prefix = Array("ld.so-1.7.0".utf8) + [0] + le(UInt32(3)) + [UInt8](repeating: 0, count: 36)
             while prefix.count % 8 != 0 { prefix.append(0) }
         }
         let headerSize = 48, entrySize = 24
