@@ -21,6 +21,8 @@ public enum SymbolsError: Error, Equatable, Sendable, CustomStringConvertible {
     case processAccessDenied(pid: Int32, path: String)
     case notMapped(pid: Int32, path: String)
     case libraryNotFound(name: String, pid: Int32?)
+    /// DWARF is present but libdw cannot read it.
+    case dwarf(path: String, what: String)
 
     public var description: String {
         switch self {
@@ -64,6 +66,8 @@ public enum SymbolsError: Error, Equatable, Sendable, CustomStringConvertible {
                 return "pid \(pid) maps no library matching \(name); hint: check /proc/\(pid)/maps, or give the library path explicitly"
             }
             return "library \(name) not found in ld.so.cache or the standard library directories; hint: give its full path"
+        case .dwarf(let path, let what):
+            return "\(path): DWARF: \(what); hint: the debug info may be corrupt or from a newer compiler; rebuild, or strip it (-ldflags=-w) to use the built-in offset tables"
         }
     }
 }

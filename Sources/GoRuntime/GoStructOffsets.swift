@@ -1,0 +1,154 @@
+import Symbols
+
+/// Where a struct field offset came from.
+public enum OffsetSource: String, Sendable {
+    /// Read from the binary's own DWARF: exact for that build.
+    case dwarf
+    /// Taken from `GoOffsetTable` for the binary's Go minor version.
+    case table
+}
+
+/// A field of a Go struct, named the way DWARF names the struct
+/// (`net/http.Request`) plus the field name (`Method`).
+public struct GoField: Hashable, Sendable, CustomStringConvertible {
+    public let structName: String
+    public let fieldName: String
+
+    public init(_ structName: String, _ fieldName: String) {
+        self.structName = structName
+        self.fieldName = fieldName
+    }
+
+    /// Splits `net/http.Request.Method` at its last dot.
+    public init?(qualified: String) {
+        guard let dot = qualified.lastIndex(of: "."),
+              dot != qualified.startIndex,
+              qualified.index(after: dot) != qualified.endIndex
+        else { return nil }
+        self.init(String(qualified[..<dot]), String(qualified[qualified.index(after: dot)...]))
+    }
+
+    public var description: String { "\(structName).\(fieldName)" }
+
+    public static let requestMethod = GoField("net/http.Request", "Method")
+    public static let requestURL = GoField("net/http.Request", "URL")
+    public static let requestProto = GoField("net/http.Request", "Proto")
+    public static let requestHeader = GoField("net/http.Request", "Header")
+    public static let requestContentLength = GoField("net/http.Request", "ContentLength")
+    public static let requestHost = GoField("net/http.Request", "Host")
+    public static let urlPath = GoField("net/url.URL", "Path")
+    public static let urlRawQuery = GoField("net/url.URL", "RawQuery")
+    public static let serverResponseConn = GoField("net/http.response", "conn")
+    public static let serverResponseReq = GoField("net/http.response", "req")
+    public static let serverResponseStatus = GoField("net/http.response", "status")
+    public static let responseStatusCode = GoField("net/http.Response", "StatusCode")
+    public static let goroutineID = GoField("runtime.g", "goid")
+
+    /// Every field the Go HTTP probes read.
+    public static let all: [GoField] = [
+        requestMethod, requestURL, requestProto, requestHeader, requestContentLength, requestHost,
+        urlPath, urlRawQuery,
+        serverResponseConn, serverResponseReq, serverResponseStatus,
+        responseStatusCode,
+        goroutineID,
+    ]
+
+    /// The struct names to ask DWARF for, so one pass finds them all.
+    public static var structNames: Set<String> { Set(all.map(\.structName)) }
+}
+
+/// One resolved offset and how we know it.
+public struct ResolvedOffset: Sendable, Equatable {
+    public let offset: Int
+    public let source: OffsetSource
+    /// For `.dwarf`, the binary path; for `.table`, the Go source the entry was computed from.
+    public let provenance: String
+}
+
+/// Byte offsets of the struct fields the Go probes read, for one binary.
+///
+/// Why two sources: DWARF is exact for the build in hand, but `-ldflags=-w` (common in
+/// release images) strips it; then a table keyed by the Go minor version, whose every
+/// entry names the Go source it was computed from, fills in. For a Go version the table
+/// does not know we refuse to guess (`GoRuntimeError.unknownGoVersion`): a wrong offset
+/// reads garbage from the traced process.
+public struct GoStructOffsets: Sendable {
+    public let goVersion: String
+    public let fields: [GoField: ResolvedOffset]
+
+    public init(goVersion: String, fields: [GoField: ResolvedOffset]) {
+        self.goVersion = goVersion
+        self.fields = fields
+    }
+
+    /// The offset of `field`, or nil if the binary does not contain its struct at all
+    /// (a server binary has no `net/http.Response` code paths to probe).
+    public func offset(of field: GoField) -> ResolvedOffset? { fields[field] }
+
+    /// `offsets["net/http.Request.Method"]`.
+    public subscript(qualified: String) -> ResolvedOffset? {
+        guard let field = GoField(qualified: qualified) else { return nil }
+        return fields[field]
+    }
+
+    /// Resolves `wanted` for a binary built by `goVersion` (as `.go.buildinfo` spells it,
+    /// e.g. `go1.19.8`): DWARF first, then `GoOffsetTable`.
+    ///
+    /// - A struct DWARF describes but without the field: `.dwarf` error (the layout is
+    ///   not what the probes expect; better to stop than to read the wrong bytes).
+    /// - A struct DWARF does not describe: the program never uses it; the table value is
+    ///   used if there is one, else the field is left out.
+    /// - No DWARF and no table entry: `.unknownGoVersion`.
+    public static func resolve(
+        goVersion: String,
+        dwarf: DWARFTypes?,
+        path: String = "",
+        fields wanted: [GoField] = GoField.all
+    ) throws(GoRuntimeError) -> GoStructOffsets {
+        let path = path.isEmpty ? (dwarf?.path ?? "") : path
+        let minor = GoVersion.minor(of: goVersion)
+        var resolved: [GoField: ResolvedOffset] = [:]
+        for field in wanted {
+            if let dwarf, let type = dwarf.structType(field.structName) {
+                guard let member = type.member(named: field.fieldName) else {
+                    throw .dwarf(path: path, what: "\(field.structName) has no field \(field.fieldName) (Go \(goVersion) changed the struct?)")
+                }
+                resolved[field] = ResolvedOffset(offset: member.offset, source: .dwarf, provenance: "DWARF of \(path)")
+                continue
+            }
+            if let minor, let entry = GoOffsetTable.entry(for: field, goMinor: minor) {
+                resolved[field] = ResolvedOffset(offset: entry.offset, source: .table, provenance: entry.provenance)
+                continue
+            }
+            if dwarf != nil { continue }
+            throw .unknownGoVersion(path: path, version: goVersion, field: field.description)
+        }
+        return GoStructOffsets(goVersion: goVersion, fields: resolved)
+    }
+
+    /// Reads DWARF from `path` (if it has any) in one pass and resolves `wanted`.
+    public static func load(
+        path: String,
+        goVersion: String,
+        fields wanted: [GoField] = GoField.all
+    ) throws(GoRuntimeError) -> GoStructOffsets {
+        let dwarf: DWARFTypes?
+        do {
+            dwarf = try DWARFTypes.load(path: path, structs: Set(wanted.map(\.structName)))
+        } catch {
+            throw .symbols(error)
+        }
+        return try resolve(goVersion: goVersion, dwarf: dwarf, path: path, fields: wanted)
+    }
+}
+
+/// Go version strings as the toolchain writes them into `.go.buildinfo`.
+enum GoVersion {
+    /// The minor number of a Go 1.x version: `go1.19.8` → 19, `go1.21rc2` → 21,
+    /// `devel go1.23-abcdef` → 23. Nil for anything else.
+    static func minor(of version: String) -> Int? {
+        guard let range = version.firstRange(of: "go1.") else { return nil }
+        let digits = version[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
+        return Int(digits)
+    }
+}

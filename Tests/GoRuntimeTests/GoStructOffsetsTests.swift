@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import GoRuntime
+import Symbols
+
+/// Path of a built fixture under testdata/bin, or nil (after saying why) when it was not built.
+/// With CI=true a missing fixture is a failure, not a skip.
+private func offsetsFixture(_ name: String, filePath: String = #filePath) -> String? {
+    let root = URL(fileURLWithPath: filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let path = root.appendingPathComponent("testdata/bin/\(name)").path
+    if FileManager.default.isReadableFile(atPath: path) { return path }
+    let reason = "fixture \(path) missing; run testdata/build.sh (needs gcc and Go)"
+    if ProcessInfo.processInfo.environment["CI"] == "true" {
+        Issue.record(Comment(rawValue: reason))
+    } else {
+        print("skipped: \(reason)")
+    }
+    return nil
+}
+
+/// The fixtures are built by the Go on this machine (go1.19.x).
+private let fixtureGoVersion = "go1.19.8"
+
+@Suite struct GoStructOffsetsTests {
+    @Test func dwarfOffsetsOfServerEqualTheGo119Table() throws {
+        guard let path = offsetsFixture("go-server") else { return }
+        let start = ContinuousClock.now
+        let offsets = try GoStructOffsets.load(path: path, goVersion: fixtureGoVersion)
+        print("DWARF offsets of \(path) in \(ContinuousClock.now - start)")
+        // A server binary links no client code: net/http.Response may be absent from DWARF,
+        // in which case the table fills it in.
+        for field in GoField.all where field.structName != "net/http.Response" {
+            let got = try #require(offsets.offset(of: field), "\(field)")
+            #expect(got.source == .dwarf, "\(field)")
+            let entry = try #require(GoOffsetTable.entry(for: field, goMinor: 19), "\(field)")
+            #expect(got.offset == entry.offset, "\(field): DWARF \(got.offset), table \(entry.offset)")
+        }
+        #expect(offsets["runtime.g.goid"]?.offset == 152)
+        #expect(offsets["net/http.Request.Method"]?.offset == 0)
+    }
+
+    @Test func dwarfOffsetsOfClientEqualTheGo119Table() throws {
+        guard let path = offsetsFixture("go-client") else { return }
+        let offsets = try GoStructOffsets.load(path: path, goVersion: fixtureGoVersion)
+        let statusCode = try #require(offsets.offset(of: .responseStatusCode))
+        #expect(statusCode.source == .dwarf)
+        #expect(statusCode.offset == GoOffsetTable.entry(for: .responseStatusCode, goMinor: 19)?.offset)
+        for field in [GoField.requestMethod, .requestURL, .requestHost, .urlPath, .urlRawQuery, .goroutineID] {
+            let got = try #require(offsets.offset(of: field), "\(field)")
+            #expect(got.source == .dwarf)
+            #expect(got.offset == GoOffsetTable.entry(for: field, goMinor: 19)?.offset, "\(field)")
+        }
+    }
+
+    @Test func strippedBinaryFallsBackToTable() throws {
+        guard let path = offsetsFixture("go-server-stripped") else { return }
+        let offsets = try GoStructOffsets.load(path: path, goVersion: fixtureGoVersion)
+        for field in GoField.all {
+            let got = try #require(offsets.offset(of: field), "\(field)")
+            #expect(got.source == .table, "\(field)")
+            #expect(got.provenance.contains("src/"), "\(field): \(got.provenance)")
+        }
+        #expect(offsets[ "runtime.g.goid"]?.offset == 152)
+    }
+
+    @Test func unknownVersionWithoutDWARFThrows() {
+        #expect(throws: GoRuntimeError.unknownGoVersion(path: "/bin/app", version: "go1.27.0", field: "net/http.Request.Method")) {
+            _ = try GoStructOffsets.resolve(goVersion: "go1.27.0", dwarf: nil, path: "/bin/app")
+        }
+        #expect(throws: GoRuntimeError.self) {
+            _ = try GoStructOffsets.resolve(goVersion: "go1.16.15", dwarf: nil, path: "/bin/app")
+        }
+    }
+
+    @Test func unknownVersionWithDWARFUsesDWARF() {
+        let dwarf = DWARFTypes(path: "/bin/app", structs: [
+            "runtime.g": DWARFStruct(name: "runtime.g", byteSize: 500, members: [
+                DWARFMember(name: "goid", offset: 168, size: 8, typeName: "uint64"),
+            ]),
+        ], subprograms: [:])
+        let offsets = try? GoStructOffsets.resolve(goVersion: "go1.27.0", dwarf: dwarf, fields: [.goroutineID, .requestMethod])
+        #expect(offsets?.offset(of: .goroutineID) == ResolvedOffset(offset: 168, source: .dwarf, provenance: "DWARF of /bin/app"))
+        // Not in DWARF (program does not use it) and not in the table: left out, not an error.
+        #expect(offsets?.offset(of: .requestMethod) == nil)
+    }
+
+    @Test func dwarfStructMissingAFieldIsAnError() {
+        let dwarf = DWARFTypes(path: "/bin/app", structs: [
+            "runtime.g": DWARFStruct(name: "runtime.g", byteSize: 500, members: []),
+        ], subprograms: [:])
+        #expect(throws: GoRuntimeError.self) {
+            _ = try GoStructOffsets.resolve(goVersion: "go1.19.8", dwarf: dwarf, fields: [.goroutineID])
+        }
+    }
+
+    @Test(arguments: 17...26)
+    func tableCoversEveryFieldForEverySupportedVersion(minor: Int) {
+        for field in GoField.all {
+            let matches = GoOffsetTable.entries.filter { $0.field == field && $0.goMinors.contains(minor) }
+            #expect(matches.count == 1, "go1.\(minor) \(field): \(matches.count) entries")
+            #expect(matches.first?.provenance.contains("src/") == true)
+        }
+    }
+
+    @Test func goidMovesBetweenVersions() throws {
+        let goid = { (v: String) throws -> Int? in
+            try GoStructOffsets.resolve(goVersion: v, dwarf: nil, fields: [.goroutineID]).offset(of: .goroutineID)?.offset
+        }
+        #expect(try goid("go1.17") == 152)
+        #expect(try goid("go1.22.12") == 152)
+        #expect(try goid("go1.23.0") == 160)
+        #expect(try goid("go1.24.5") == 160)
+        #expect(try goid("go1.25.1") == 152)
+        #expect(try goid("go1.26.0") == 152)
+    }
+
+    @Test func versionParsing() {
+        #expect(GoVersion.minor(of: "go1.19.8") == 19)
+        #expect(GoVersion.minor(of: "go1.21rc2") == 21)
+        #expect(GoVersion.minor(of: "devel go1.23-abcdef Tue") == 23)
+        #expect(GoVersion.minor(of: "go1.22.0 X:boringcrypto") == 22)
+        #expect(GoVersion.minor(of: "unknown") == nil)
+    }
+
+    @Test func qualifiedFieldNames() {
+        #expect(GoField(qualified: "net/http.Request.Method") == .requestMethod)
+        #expect(GoField(qualified: "runtime.g.goid") == .goroutineID)
+        #expect(GoField(qualified: "nodot") == nil)
+        #expect(GoField(qualified: "trailing.") == nil)
+    }
+}
