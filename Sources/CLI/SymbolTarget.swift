@@ -9,9 +9,18 @@ struct SymbolTarget {
     /// Runtime address = file offset + bias, from the process's mapping of this object.
     let runtimeBias: ((UInt64) -> UInt64?)?
 
+    /// Opens `spec` (a path or a bare library name). With a pid, the object is
+    /// the one that process maps, opened through /proc/PID/root or map_files.
     static func open(_ spec: String, pid: Int32?) throws -> SymbolTarget {
-        let elf = try ELFFile(path: spec)
-        return SymbolTarget(path: spec, elf: elf, pid: pid, runtimeBias: nil)
+        guard let pid else {
+            let path = try LibraryLocator.resolveTarget(spec)
+            return SymbolTarget(path: path, elf: try ELFFile(path: path), pid: nil, runtimeBias: nil)
+        }
+        let image = try ProcessImage(pid: pid)
+        let object = try image.object(forTarget: spec)
+        let elf = try image.openObject(object)
+        return SymbolTarget(path: object.path, elf: elf, pid: pid,
+                            runtimeBias: { object.runtimeAddress(forFileOffset: $0) })
     }
 
     func warnIfNotAttachable() {
