@@ -164,7 +164,9 @@ public final class ELFFile: @unchecked Sendable {
     }
 
     private func inflate(_ input: UnsafeRawBufferPointer, expected: UInt64, section: String) throws(SymbolsError) -> [UInt8] {
-        guard expected < 1 << 32 else {
+        // zlib cannot expand more than ~1032:1; a larger claim is corrupt (and
+        // would make us allocate gigabytes on a fuzzer's or attacker's say-so).
+        guard expected <= UInt64(input.count) * 1100 + 4096 else {
             throw .compressedSection(path: path, section: section, why: "implausible size \(expected)")
         }
         var out = [UInt8](repeating: 0, count: Int(expected))
