@@ -29,7 +29,8 @@ public enum InstructionSet: Sendable, Equatable {
 ///   - instructionSet: how to decode `code`.
 ///   - path, function: only for the error message.
 /// - Throws: `GoRuntimeError.decodeFailed` with the file offset of the first
-///   instruction that is invalid or would run past the end of `code`.
+///   instruction that is invalid or would run past the end of `code`, or (x86-64)
+///   of a branch target that falls inside a decoded instruction.
 public func returnSites(
     code: UnsafeRawBufferPointer,
     startOffset: UInt64,
@@ -39,14 +40,27 @@ public func returnSites(
 ) throws(GoRuntimeError) -> [UInt64] {
     switch instructionSet {
     case .x86_64:
+        // A linear sweep, checked against the function's own control flow: every
+        // direct branch that lands inside the function must land on an instruction
+        // the sweep found. If one does not, bytes that are not code (Go assembly
+        // `BYTE` markers such as crypto/internal/boring/sig) threw the sweep off,
+        // and RETs it reports could sit inside real instructions, where a uprobe
+        // would corrupt them; so we fail instead of guessing.
         var sites: [UInt64] = []
+        var isStart = [Bool](repeating: false, count: code.count)
+        var targets: [Int] = []
         var i = 0
         while i < code.count {
             guard let insn = X86Decoder.decode(code, at: i) else {
                 throw .decodeFailed(path: path, function: function, offset: startOffset + UInt64(i))
             }
+            isStart[i] = true
             if insn.isReturn { sites.append(startOffset + UInt64(i)) }
+            if let t = insn.branchTarget(from: i), t >= 0, t < Int64(code.count) { targets.append(Int(t)) }
             i += insn.length
+        }
+        if let lost = targets.filter({ !isStart[$0] }).min() {
+            throw .decodeFailed(path: path, function: function, offset: startOffset + UInt64(lost))
         }
         return sites
     case .arm64:

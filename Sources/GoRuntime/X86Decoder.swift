@@ -5,10 +5,20 @@ public struct X86Instruction: Sendable, Equatable {
     /// A near return: `C3` or `C2 iw`, with any prefixes (`F3 C3` "repz ret",
     /// `66 C3` "retw", `F2 C3` "bnd ret", REX). Far returns (`CA`, `CB`) are not.
     public var isReturn: Bool
+    /// For a direct relative JMP, Jcc, CALL, LOOP or JrCXZ: the signed displacement
+    /// from the end of the instruction. Lets a caller check that the branches of a
+    /// function land on instruction boundaries, i.e. that a linear walk kept sync.
+    public var branchDisplacement: Int64?
 
-    public init(length: Int, isReturn: Bool) {
+    public init(length: Int, isReturn: Bool, branchDisplacement: Int64? = nil) {
         self.length = length
         self.isReturn = isReturn
+        self.branchDisplacement = branchDisplacement
+    }
+
+    /// The branch target as an index into the decoded buffer, for an instruction at `index`.
+    public func branchTarget(from index: Int) -> Int64? {
+        branchDisplacement.map { Int64(index + length) + $0 }
     }
 }
 
@@ -36,7 +46,7 @@ public enum X86Decoder {
         guard index >= 0, index < code.count else { return nil }
         var c = Cursor(code: code, start: index)
         guard let isReturn = c.instruction() else { return nil }
-        return X86Instruction(length: c.pos - index, isReturn: isReturn)
+        return X86Instruction(length: c.pos - index, isReturn: isReturn, branchDisplacement: c.branchDisplacement)
     }
 
     /// Convenience for tests and literal byte sequences.
@@ -59,6 +69,8 @@ private struct Cursor {
     var repne = false
     /// REX.W of a REX prefix immediately before the opcode.
     var rexW = false
+    /// Set by `relative(_:)` for direct branches.
+    var branchDisplacement: Int64?
 
     init(code: UnsafeRawBufferPointer, start: Int) {
         self.code = code
@@ -79,6 +91,17 @@ private struct Cursor {
     mutating func skip(_ n: Int) -> Bool {
         guard n <= code.count - pos, pos + n - start <= X86Decoder.maxLength else { return false }
         pos += n
+        return true
+    }
+
+    /// Reads a little-endian signed displacement of `size` bytes (1, 2 or 4).
+    mutating func relative(_ size: Int) -> Bool {
+        guard size <= code.count - pos else { return false }
+        var v: UInt64 = 0
+        for k in 0..<size { v |= UInt64(code[pos + k]) << (8 * UInt64(k)) }
+        let shift = UInt64(64 - 8 * size)
+        guard skip(size) else { return false }
+        branchDisplacement = Int64(bitPattern: v << shift) >> Int64(shift)
         return true
     }
 
@@ -165,7 +188,7 @@ private struct Cursor {
         case 0x6A: return skip(1)                      // PUSH ib
         case 0x6B: return modRM(immediate: 1)          // IMUL r, r/m, ib
         case 0x6C...0x6F: return true                  // INS/OUTS
-        case 0x70...0x7F: return skip(1)               // Jcc rel8
+        case 0x70...0x7F: return relative(1)           // Jcc rel8
         case 0x80, 0x83: return modRM(immediate: 1)    // group 1, ib
         case 0x81: return modRM(immediate: immZ)       // group 1, iz
         case 0x82: return false                        // invalid in 64-bit mode
@@ -191,10 +214,11 @@ private struct Cursor {
         case 0xD4...0xD6: return false                 // AAM/AAD/SALC: invalid
         case 0xD7: return true                         // XLAT
         case 0xD8...0xDF: return modRM() != nil        // x87 escape
-        case 0xE0...0xE7: return skip(1)               // LOOP/JrCXZ rel8, IN/OUT ib
-        case 0xE8, 0xE9: return skip(immZ)             // CALL/JMP rel32
+        case 0xE0...0xE3: return relative(1)           // LOOP/JrCXZ rel8
+        case 0xE4...0xE7: return skip(1)               // IN/OUT ib
+        case 0xE8, 0xE9: return relative(immZ)         // CALL/JMP rel32
         case 0xEA: return false                        // JMP far: invalid in 64-bit mode
-        case 0xEB: return skip(1)                      // JMP rel8
+        case 0xEB: return relative(1)                  // JMP rel8
         case 0xEC...0xEF, 0xF1, 0xF4, 0xF5: return true  // IN/OUT DX, INT1, HLT, CMC
         case 0xF6, 0xF7:                               // group 3: TEST (/0, /1) has an immediate
             guard let m = modRM() else { return false }
@@ -231,7 +255,7 @@ private struct Cursor {
         case 0x05...0x09, 0x0B, 0x0E, 0x30...0x35, 0x37, 0x77, 0xA0...0xA2, 0xA8...0xAA, 0xC8...0xCF:
             return true                                // SYSCALL, UD2, RDTSC, EMMS, CPUID, BSWAP, ...
         case 0x80...0x8F:                              // Jcc rel32
-            return skip(immZ)
+            return relative(immZ)
         case 0x70...0x73, 0xA4, 0xAC, 0xBA, 0xC2, 0xC4...0xC6:
             return modRM(immediate: 1)                 // PSHUF*, shift groups, SHLD/SHRD, BT ib, CMPPS, PINSRW, PEXTRW, SHUFPS
         case 0x78:                                     // VMREAD; with 66/F2: SSE4a EXTRQ/INSERTQ ib, ib
