@@ -202,19 +202,22 @@ struct ObjdumpListing {
     var returns: [UInt64] = []
 
     init(_ text: [UInt8]) {
-        var i = 0
-        let n = text.count
-        while i < n {
-            var end = i
-            while end < n && text[end] != 0x0A { end += 1 }
-            parseLine(text, i, end)
-            i = end + 1
+        // Unsafe pointers: the debug build checks every Array subscript, and this
+        // loop sees 20 MB for the Go binary.
+        text.withUnsafeBufferPointer { t in
+            var i = 0
+            while i < t.count {
+                var end = i
+                while end < t.count && t[end] != 0x0A { end += 1 }
+                parseLine(t, i, end)
+                i = end + 1
+            }
         }
         instructions.sort()
         returns.sort()
     }
 
-    private mutating func parseLine(_ t: [UInt8], _ start: Int, _ end: Int) {
+    private mutating func parseLine(_ t: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) {
         var i = start
         while i < end && t[i] == 0x20 { i += 1 }
         guard i > start else { return }  // symbol headers start in column 0
@@ -228,15 +231,19 @@ struct ObjdumpListing {
         var j = i + 2
         while j < end {
             while j < end && t[j] == 0x20 { j += 1 }
-            let tokenStart = j
-            while j < end && t[j] != 0x20 { j += 1 }
-            let token = t[tokenStart..<j]
-            if token.elementsEqual("ret".utf8) || token.elementsEqual("retq".utf8)
-                || token.elementsEqual("retw".utf8) || token.elementsEqual("retl".utf8) {
+            let s = j
+            var operand = false
+            while j < end && t[j] != 0x20 {
+                if t[j] == 0x24 || t[j] == 0x25 || t[j] == 0x3C || t[j] == 0x2C { operand = true }  // $ % < ,
+                j += 1
+            }
+            if operand { return }
+            let len = j - s
+            if (len == 3 || len == 4) && t[s] == 0x72 && t[s + 1] == 0x65 && t[s + 2] == 0x74
+                && (len == 3 || t[s + 3] == 0x71 || t[s + 3] == 0x77 || t[s + 3] == 0x6C) {  // ret, retq/w/l
                 returns.append(addr)
                 return
             }
-            if token.contains(0x24) || token.contains(0x25) || token.contains(0x3C) { return }  // operands: $ % <
         }
     }
 
@@ -306,7 +313,9 @@ func fixture(_ name: String) throws -> String? {
 
 /// Decodes every function of `path` and compares each RET and each instruction
 /// boundary with objdump's linear sweep, which restarts at every symbol.
-func compareWithObjdump(_ path: String, table: Symbol.Table) throws {
+/// `dataInCode` names the functions known to hold non-instruction bytes, which
+/// `returnSites` must refuse (and only those).
+func compareWithObjdump(_ path: String, table: Symbol.Table, dataInCode: (String) -> Bool = { _ in false }) throws {
     guard FileManager.default.isExecutableFile(atPath: objdumpPath) else {
         try requireOrSkip("\(objdumpPath) not found (install binutils)")
         return
@@ -338,10 +347,10 @@ func compareWithObjdump(_ path: String, table: Symbol.Table) throws {
             // Refusing is right only where the bytes are not plain code: then
             // objdump's sweep must have lost sync there too.
             let vaddr = at - offset + f.value
-            if ObjdumpListing.slice(listing.instructions, vaddr, vaddr + 1).isEmpty {
+            if dataInCode(f.name) && ObjdumpListing.slice(listing.instructions, vaddr, vaddr + 1).isEmpty {
                 refused.append(f.name)
             } else {
-                mismatches.append("\(f.name): we refused at 0x\(String(vaddr, radix: 16)), objdump decodes an instruction there")
+                mismatches.append("\(f.name): we refused at 0x\(String(vaddr, radix: 16)) (objdump: \(ObjdumpListing.slice(listing.instructions, vaddr, vaddr + 1).isEmpty ? "mid-instruction" : "an instruction"))")
             }
             continue
         } catch {
@@ -366,7 +375,6 @@ func compareWithObjdump(_ path: String, table: Symbol.Table) throws {
     }
     print("\(path): compared \(functions.count - refused.count) functions, \(rets) RETs, \(instructions) instructions with objdump; RET walk over \(functions.count) functions took \(decodeTime)")
     if !refused.isEmpty { print("  refused (not plain code; objdump lost sync there too): \(refused.joined(separator: ", "))") }
-    #expect(refused.count <= 3, "data-in-code should be rare: \(refused)")
     for m in mismatches.prefix(20) { print("  mismatch: \(m)") }
     #expect(mismatches.isEmpty, "\(mismatches.count) functions differ from objdump, first: \(mismatches.first ?? "")")
     #expect(functions.count > 100)
@@ -374,12 +382,23 @@ func compareWithObjdump(_ path: String, table: Symbol.Table) throws {
 
 @Test func goServerReturnSitesMatchObjdump() throws {
     guard let path = try fixture("go-server") else { return }
-    try compareWithObjdump(path, table: .symtab)
+    try compareWithObjdump(path, table: .symtab, dataInCode: isGoMarker)
+}
+
+/// Go 1.19 `crypto/internal/boring/sig/sig_amd64.s`: functions that are a JMP over
+/// magic `BYTE`s to a RET, so tools can tell which crypto a binary links.
+func isGoMarker(_ name: String) -> Bool {
+    name.hasPrefix("crypto/internal/boring/sig.")
 }
 
 @Test func goClientReturnSitesMatchObjdump() throws {
     guard let path = try fixture("go-client") else { return }
-    try compareWithObjdump(path, table: .symtab)
+    try compareWithObjdump(path, table: .symtab, dataInCode: isGoMarker)
+}
+
+@Test func goServerPIEReturnSitesMatchObjdump() throws {
+    guard let path = try fixture("go-server-pie") else { return }
+    try compareWithObjdump(path, table: .symtab, dataInCode: isGoMarker)
 }
 
 @Test func returnSitesOfALoadedGoFunction() throws {
