@@ -4,8 +4,9 @@ extension GoBuildInfo {
     /// Finds and parses the build info of a Go ELF binary.
     ///
     /// Looks for the `.go.buildinfo` section; when the section headers are
-    /// gone (or renamed), scans the first writable PT_LOAD for the magic at
-    /// 16-byte boundaries, which is where the Go linker puts it.
+    /// gone (or renamed), scans the writable PT_LOADs in order for the magic at
+    /// 16-byte boundaries (the linker puts it at the start of the writable data:
+    /// the first writable segment, or in PIE the one after RELRO).
     public static func load(from elf: ELFFile) throws(GoRuntimeError) -> GoBuildInfo {
         let bytes = try locate(in: elf)
         return try parse(bytes, path: elf.path) { vaddr, count in
@@ -24,11 +25,12 @@ extension GoBuildInfo {
         if let s = elf.section(named: ".go.buildinfo") {
             do { return try elf.rawData(s) } catch { throw .symbols(error) }
         }
-        let writable = elf.programHeaders.first { $0.type == ProgramHeader.load && $0.flags & 2 != 0 }
-        if let seg = writable,
-           let data = ByteReader(elf.bytes).slice(seg.offset, seg.fileSize),
-           let at = scan(data) {
-            return UnsafeRawBufferPointer(rebasing: data[at...])
+        // The first writable segment of a normal build; in PIE the first one is
+        // RELRO data (.data.rel.ro) and .go.buildinfo starts the next.
+        for seg in elf.programHeaders where seg.type == ProgramHeader.load && seg.flags & 2 != 0 {
+            if let data = ByteReader(elf.bytes).slice(seg.offset, seg.fileSize), let at = scan(data) {
+                return UnsafeRawBufferPointer(rebasing: data[at...])
+            }
         }
         throw .missingSection(path: elf.path, section: ".go.buildinfo")
     }

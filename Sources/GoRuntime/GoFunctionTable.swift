@@ -14,12 +14,19 @@ public struct GoFunction: Sendable, Hashable {
     public var end: UInt64
     /// `entry - p_vaddr + p_offset` of the PT_LOAD segment holding `entry`.
     public var fileOffset: UInt64
+    /// A compiler-generated wrapper (ABI wrapper, method value). An ABI wrapper
+    /// shares its pclntab name with the function it wraps, which is the one to
+    /// probe: `.symtab` calls the ABI0 side `X.abi0`, which is the wrapper for a
+    /// Go function and the real code for an assembly function. The wrapper is
+    /// always emitted after the real function.
+    public var isWrapper: Bool
 
-    public init(name: String, entry: UInt64, end: UInt64, fileOffset: UInt64) {
+    public init(name: String, entry: UInt64, end: UInt64, fileOffset: UInt64, isWrapper: Bool = false) {
         self.name = name
         self.entry = entry
         self.end = end
         self.fileOffset = fileOffset
+        self.isWrapper = isWrapper
     }
 
     public var size: UInt64 { end - entry }
@@ -57,16 +64,29 @@ public struct GoFunctionTable: Sendable {
         self.source = source
         var byName: [String: Int] = [:]
         byName.reserveCapacity(functions.count)
-        // The first of duplicate names wins (the linker emits none in practice).
-        for (i, f) in functions.enumerated() where byName[f.name] == nil { byName[f.name] = i }
+        // A name occurs more than once for a function and its ABI wrapper, and
+        // for generic instantiations (all spelled `F[...]`): prefer a non-wrapper,
+        // then the lowest address (wrappers follow what they wrap; and
+        // reflect.callMethod, flagged a wrapper itself, comes before its ABI0 wrapper).
+        for (i, f) in functions.enumerated() {
+            if let j = byName[f.name], !(functions[j].isWrapper && !f.isWrapper) { continue }
+            byName[f.name] = i
+        }
         self.byName = byName
     }
 
-    /// The function called `name` (pclntab spelling; a trailing `.abi0` is ignored).
+    /// The function called `name` (pclntab spelling; a trailing `.abi0` is
+    /// ignored). When several share the name, the one that is not a wrapper,
+    /// then the first; `functions(named:)` lists them all.
     public func function(named name: String) -> GoFunction? {
         if let i = byName[name] { return functions[i] }
         if name.hasSuffix(".abi0"), let i = byName[String(name.dropLast(5))] { return functions[i] }
         return nil
+    }
+
+    /// Every function called `name`, in address order.
+    public func functions(named name: String) -> [GoFunction] {
+        functions.filter { $0.name == name }
     }
 
     /// The function whose `[entry, end)` holds `address`.
@@ -113,6 +133,7 @@ public struct GoFunctionTable: Sendable {
         } else {
             table = try GoPCLNTab.parse(bytes, path: elf.path, section: source)
         }
+        let wrapperID = table.wrapperFuncID
         var functions: [GoFunction] = []
         functions.reserveCapacity(table.functions.count)
         for f in table.functions {
@@ -120,7 +141,8 @@ public struct GoFunctionTable: Sendable {
                 throw .malformed(path: elf.path, section: source,
                                  what: "\(f.name) at 0x\(String(f.entry, radix: 16)) is in no PT_LOAD segment")
             }
-            functions.append(GoFunction(name: f.name, entry: f.entry, end: f.end, fileOffset: off))
+            functions.append(GoFunction(name: f.name, entry: f.entry, end: f.end, fileOffset: off,
+                                        isWrapper: wrapperID != nil && f.funcID == wrapperID))
         }
         return GoFunctionTable(functions: functions, header: table.header, textStart: table.textStart, source: source)
     }

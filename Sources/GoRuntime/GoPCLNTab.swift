@@ -93,6 +93,9 @@ public struct GoPCLNTab: Sendable {
         public var name: String
         public var entry: UInt64
         public var end: UInt64
+        /// The `_func.funcID` byte (0 = ordinary function; 1.16+ layouts only,
+        /// 0 for 1.2). Its values shift between Go versions; see `wrapperFuncID`.
+        public var funcID: UInt8
     }
 
     public let header: Header
@@ -100,6 +103,22 @@ public struct GoPCLNTab: Sendable {
     public let textStart: UInt64
     /// Functions in functab order (ascending entry).
     public let functions: [Entry]
+
+    /// The funcID the compiler gives generated wrappers (ABI0<->ABIInternal
+    /// wrappers, method-value wrappers), or nil if none is seen.
+    ///
+    /// Why: an ABI wrapper has the same pclntab name as the function it wraps
+    /// (`.symtab` calls it `X.abi0`), so a name can occur twice. The wrapper id
+    /// is the last of the funcID enumeration and moves when Go adds special
+    /// runtime functions (21 in Go 1.18–1.22, 22 from 1.23), so it is found
+    /// from the data: each special runtime function has its own id and occurs
+    /// once, while wrappers number in the hundreds in any real binary.
+    public var wrapperFuncID: UInt8? {
+        var counts = [Int](repeating: 0, count: 256)
+        for f in functions where f.funcID != 0 { counts[Int(f.funcID)] += 1 }
+        guard let (id, n) = counts.enumerated().max(by: { $0.element < $1.element }), n > 1 else { return nil }
+        return UInt8(id)
+    }
 
     /// Reads the header only. Throws for a wrong magic, a pointer size other
     /// than 4 or 8, a header cut short, or offsets that point past the end.
@@ -197,6 +216,13 @@ public struct GoPCLNTab: Sendable {
         let funcBase = h.layout == .go12 ? 0 : h.pclnOffset
         let nameBase = h.layout == .go12 ? 0 : h.funcnameOffset
         let entrySize = 2 * field
+        // _func: entry, then eight 32-bit fields (nameOff, args, deferreturn, pcsp,
+        // pcfile, pcln, npcdata, cuOffset), 1.20 adds startLine, then funcID.
+        let funcIDOffset: UInt64? = switch h.layout {
+        case .go12: nil
+        case .go116, .go118: field + 32
+        case .go120: field + 36
+        }
         guard h.pclnOffset <= size, h.nfunc < (size - h.pclnOffset) / entrySize else {
             throw malformed("functab of \(h.nfunc) functions at 0x\(String(h.pclnOffset, radix: 16)) does not fit in \(size) bytes")
         }
@@ -231,7 +257,8 @@ public struct GoPCLNTab: Sendable {
             let (entry, o1) = base.addingReportingOverflow(pc)
             let (end, o2) = base.addingReportingOverflow(nextPC)
             guard !o1, !o2 else { throw malformed("function \(i) address overflows") }
-            functions.append(Entry(name: name, entry: entry, end: end))
+            functions.append(Entry(name: name, entry: entry, end: end,
+                                   funcID: funcIDOffset.flatMap { r.u8(fo &+ $0) } ?? 0))
             i += 1
         }
         return GoPCLNTab(header: h, textStart: base, functions: functions)
