@@ -280,3 +280,111 @@ extension Array where Element == UInt8 {
         return b
     }
 }
+
+/// Hand-built tables for the layouts no local toolchain writes (Go 1.19 is
+/// the only Go here): 1.2, 1.16 and 1.20+, laid out as the table in
+/// GoPCLNTab's doc comment describes.
+@Suite struct GoPCLNTabLayoutTests {
+    static let names = ["main.main", "runtime.memmove", "main.main"]
+    static let pcs: [UInt64] = [0x401000, 0x401040, 0x4010a0, 0x4010c0]  // last: end of the last function
+    static let funcIDs: [UInt8] = [0, 0, 21]
+
+    static func le(_ v: UInt64, _ size: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+    static func build(_ layout: GoPCLNTab.Layout, textStart: UInt64 = 0x401000) -> [UInt8] {
+        let ptr = 8
+        let headerWords: Int = switch layout { case .go12: 1; case .go116: 7; default: 8 }
+        let headerSize = 8 + headerWords * ptr
+        var nameTab: [UInt8] = []
+        var nameOffs: [Int] = []
+        for n in names { nameOffs.append(nameTab.count); nameTab += Array(n.utf8) + [0] }
+        let offsets = layout == .go118 || layout == .go120
+        let field = offsets ? 4 : ptr
+        let funcnameOffset = headerSize
+        let pclnOffset = funcnameOffset + nameTab.count
+        let functabSize = (names.count + 1) * 2 * field
+        let funcSize = field + 4 * 12
+        let funcIDAt = layout == .go120 ? field + 36 : field + 32
+        // _func structs follow the functab; funcoff is from the functab (from the table for 1.2).
+        let funcBase = layout == .go12 ? 0 : pclnOffset
+        var functab: [UInt8] = []
+        var funcs: [UInt8] = []
+        for i in 0..<names.count {
+            let pc = offsets ? pcs[i] - textStart : pcs[i]
+            let funcAt = pclnOffset + functabSize + funcs.count
+            functab += le(pc, field) + le(UInt64(funcAt - funcBase), field)
+            var f = [UInt8](repeating: 0, count: funcSize)
+            f.replaceSubrange(0..<field, with: le(pc, field))
+            let nameOff = layout == .go12 ? funcnameOffset + nameOffs[i] : nameOffs[i]
+            f.replaceSubrange(field..<(field + 4), with: le(UInt64(nameOff), 4))
+            f[funcIDAt] = funcIDs[i]
+            funcs += f
+        }
+        functab += le(offsets ? pcs.last! - textStart : pcs.last!, field)
+        functab += [UInt8](repeating: 0, count: field)
+        var header: [UInt8] = le(UInt64(layout.magic), 4) + [0, 0, 1, UInt8(ptr)] + le(UInt64(names.count), ptr)
+        switch layout {
+        case .go12: break
+        case .go116:
+            header += le(0, ptr) + [funcnameOffset, pclnOffset, pclnOffset, pclnOffset, pclnOffset].flatMap { le(UInt64($0), ptr) }
+        case .go118, .go120:
+            header += le(0, ptr) + le(textStart, ptr)
+                + [funcnameOffset, pclnOffset, pclnOffset, pclnOffset, pclnOffset].flatMap { le(UInt64($0), ptr) }
+        }
+        precondition(header.count == headerSize)
+        // For 1.2 the functab must follow the header directly: put names after the _funcs.
+        if layout == .go12 {
+            var t = header
+            let funcStart = headerSize + functabSize
+            var ft: [UInt8] = []
+            var fs: [UInt8] = []
+            let nameStart = funcStart + funcs.count
+            for i in 0..<names.count {
+                ft += le(pcs[i], ptr) + le(UInt64(funcStart + fs.count), ptr)
+                var f = [UInt8](repeating: 0, count: funcSize)
+                f.replaceSubrange(0..<ptr, with: le(pcs[i], ptr))
+                f.replaceSubrange(ptr..<(ptr + 4), with: le(UInt64(nameStart + nameOffs[i]), 4))
+                fs += f
+            }
+            ft += le(pcs.last!, ptr) + le(0, ptr)
+            t += ft + fs + nameTab
+            return t
+        }
+        return header + nameTab + functab + funcs
+    }
+
+    @Test(arguments: [GoPCLNTab.Layout.go12, .go116, .go118, .go120])
+    func layout(_ layout: GoPCLNTab.Layout) throws {
+        let bytes = Self.build(layout)
+        let t = try GoPCLNTab.parse(bytes)
+        #expect(t.header.layout == layout)
+        #expect(t.header.nfunc == 3)
+        #expect(t.functions.map(\.name) == Self.names)
+        #expect(t.functions.map(\.entry) == Array(Self.pcs.dropLast()))
+        #expect(t.functions.map(\.end) == Array(Self.pcs.dropFirst()))
+        if layout != .go12 {
+            #expect(t.functions.map(\.funcID) == Self.funcIDs)
+        }
+        // Cut anywhere up to the end of the functab: an error. Cut inside the _func
+        // structs after it: an error, or (once each name field is there) the same
+        // functions, with funcID 0 where it was cut off.
+        let h = t.header
+        let field: UInt64 = layout == .go118 || layout == .go120 ? 4 : 8
+        let functabEnd = Int(h.pclnOffset + (h.nfunc + 1) * 2 * field)
+        for n in 0..<bytes.count {
+            if n < functabEnd {
+                #expect(throws: GoRuntimeError.self, "\(layout) cut at \(n)") { try GoPCLNTab.parse(Array(bytes[..<n])) }
+            } else if let cut = try? GoPCLNTab.parse(Array(bytes[..<n])) {
+                #expect(cut.functions.map(\.name) == Self.names && cut.functions.map(\.entry) == t.functions.map(\.entry))
+            }
+        }
+    }
+
+    /// Go 1.26 writes textStart = 0: the caller supplies the base.
+    @Test func zeroTextStart() throws {
+        #expect(throws: GoRuntimeError.self) { try GoPCLNTab.parse(Self.build(.go120).withZeroTextStart()) }
+        let t = try GoPCLNTab.parse(Self.build(.go120).withZeroTextStart(), textStart: 0x401000)
+        #expect(t.functions.map(\.entry) == Array(Self.pcs.dropLast()))
+        #expect(t.textStart == 0x401000)
+    }
+}
