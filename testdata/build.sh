@@ -8,6 +8,8 @@
 #                  -> bin/go-server-stripped (go build -ldflags='-s -w')
 #                  -> bin/go-server-pie    (go build -buildmode=pie)
 #   go/client      -> bin/go-client, bin/go-client-stripped, bin/go-client-pie
+#   go/greet       a local module (example.com/greet, `replace`d to ./greet in go/go.mod)
+#                  that server and client both import, so their build info lists a dep
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/bin"
@@ -30,7 +32,7 @@ fi
 if command -v go >/dev/null 2>&1; then
   export GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$out/.gocache}" GOPATH="${GOPATH:-$out/.gopath}" CGO_ENABLED=0
   for prog in server client; do
-    src=("$here/go/$prog/main.go" "$here/go/go.mod")
+    src=("$here/go/$prog/main.go" "$here/go/go.mod" "$here/go/greet/go.mod" "$here/go/greet/greet.go")
     if stale "$out/go-$prog" "${src[@]}" "$0"; then
       (cd "$here/go" && go build -o "$out/go-$prog" "./$prog")
     fi

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+
+	"example.com/greet"
 )
 
 func main() {
@@ -24,7 +26,11 @@ func main() {
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			fmt.Println(resp.StatusCode)
+			if g := resp.Header.Get(greet.Header); g != "" {
+				fmt.Println(resp.StatusCode, g)
+			} else {
+				fmt.Println(resp.StatusCode)
+			}
 		}
 	}
 	if failed {

@@ -3,6 +3,7 @@
 //	/sleep?ms=N    sleeps N ms, answers 200 with the time it measured itself
 //	/status?code=N answers with status N
 //	/panic         panics inside the handler (net/http recovers it)
+//	/hello         answers 200 with the greet.Header header set
 //	/call?url=U    calls U with net/http (client spans inside a server span);
 //	               with &go=1 the call is made from a new goroutine
 package main
@@ -17,6 +18,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"example.com/greet"
 )
 
 func main() {
@@ -24,6 +27,10 @@ func main() {
 	flag.Parse()
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(greet.Header, greet.Value("client"))
+		fmt.Fprintln(w, "hello")
+	})
 	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
