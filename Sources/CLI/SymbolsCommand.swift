@@ -48,6 +48,13 @@ struct SymbolsDump: ParsableCommand {
           uprobe-trace symbols dump libssl.so.3 --grep SSL_read
           uprobe-trace symbols dump libc.so.6 --json | jq '.symbols | length'
           uprobe-trace symbols dump ./server --pid $(pidof server)
+          uprobe-trace symbols dump ./go-server --json | jq .go.functions
+
+        For a Go binary, the output starts with its Go version, modules, the
+        probed functions with the file offset of every RET (Go functions are
+        probed at each RET, never with a uretprobe), and the struct field
+        offsets the probes read, each saying whether DWARF or the built-in
+        per-version table supplied it.
         """
     )
 
@@ -56,17 +63,23 @@ struct SymbolsDump: ParsableCommand {
     @Option(help: ArgumentHelp("Only symbols whose name contains this text.", valueName: "text"))
     var grep: String?
 
+    @Flag(help: "For Go binaries, also list every function of the pclntab (name, entry, end, file offset).")
+    var allGoFunctions = false
+
     func run() throws {
         let target = try SymbolTarget.open(options.target, pid: options.parsedPID)
         let symbols = try target.elf.symbols().filter { sym in
             grep.map { sym.displayName.contains($0) } ?? true
         }
         target.warnIfNotAttachable()
+        let go = try GoSection.load(target.elf)
+        if let error = go?.binary.offsetsError { Log.note(error.description) }
         let out = Output()
         if options.json {
             var w = JSONWriter(out)
             w.beginObject()
             target.writeHeader(&w)
+            go?.write(to: &w, allFunctions: allGoFunctions)
             w.beginArray("symbols")
             for sym in symbols { target.write(sym, to: &w) }
             w.endArray()
@@ -74,6 +87,7 @@ struct SymbolsDump: ParsableCommand {
             out.byte(10)
         } else {
             target.printHeader(out)
+            go?.print(to: out, allFunctions: allGoFunctions)
             target.printTable(symbols, to: out)
         }
         out.flush()

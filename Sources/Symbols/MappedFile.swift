@@ -36,7 +36,11 @@ public final class MappedFile: @unchecked Sendable {
             isMapped = false
             return
         }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+        // MAP_SHARED, not MAP_PRIVATE: the kernel writes uprobe breakpoints (0xCC)
+        // into every private mapping of a probed file that could be executable,
+        // read-only ones included, so a private mapping of a binary that is being
+        // traced shows INT3 where RETs are. Shared mappings are left alone.
+        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
             throw .io(path: path, operation: "mmap", errno: errno)
         }
         bytes = UnsafeRawBufferPointer(start: p, count: size)

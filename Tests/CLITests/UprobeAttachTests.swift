@@ -27,7 +27,7 @@ import Testing
         let harness = Process()
         harness.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         harness.arguments = ["python3", Repo.root.appendingPathComponent("Tests/harness/uprobe_count.py").path,
-                             path, String(offset), String(fixture.processIdentifier)]
+                             path, String(offset)]
         let hin = Pipe(), hout = Pipe()
         harness.standardInput = hin
         harness.standardOutput = hout

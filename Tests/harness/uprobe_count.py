@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Minimal uprobe harness, independent of uprobe-trace: opens a counting
-perf event on the kernel's uprobe PMU at (PATH, FILE OFFSET) for PID,
-then prints the number of hits each time a line arrives on stdin
-("count" -> prints N), and exits on EOF.
+"""Minimal uprobe harness, independent of uprobe-trace: opens counting
+perf events on the kernel's uprobe PMU at (PATH, FILE OFFSET), one per CPU
+for all processes (a per-pid event would follow only one thread, and Go
+serves requests on many), then prints the number of hits each time a line
+arrives on stdin ("count" -> prints N), and exits on EOF.
 
-Usage: uprobe_count.py PATH OFFSET PID [OFFSET...]
+Usage: uprobe_count.py PATH OFFSET [OFFSET...]
 Several offsets are summed. No BPF involved: if the count moves, the offset
-is a real instruction boundary inside code the process executes.
+is a real instruction boundary inside code that runs. Only processes
+executing PATH itself can hit it.
 """
 import ctypes
 import os
@@ -21,7 +23,7 @@ def uprobe_pmu_type():
         return int(f.read())
 
 
-def open_uprobe(path, offset, pid):
+def open_uprobe(path, offset, cpu):
     libc = ctypes.CDLL(None, use_errno=True)
     cpath = ctypes.create_string_buffer(path.encode())
     attr = bytearray(128)
@@ -30,18 +32,19 @@ def open_uprobe(path, offset, pid):
     # config1 = path pointer at offset 56, config2 = file offset at 64
     struct.pack_into("<QQ", attr, 56, ctypes.addressof(cpath), offset)
     buf = (ctypes.c_char * 128).from_buffer(attr)
-    fd = libc.syscall(SYS_perf_event_open, buf, ctypes.c_int(pid), ctypes.c_int(-1), ctypes.c_int(-1),
+    fd = libc.syscall(SYS_perf_event_open, buf, ctypes.c_int(-1), ctypes.c_int(cpu), ctypes.c_int(-1),
                       ctypes.c_ulong(0))
     if fd < 0:
         err = ctypes.get_errno()
-        sys.exit(f"perf_event_open(uprobe {path}:{offset:#x}, pid {pid}): {os.strerror(err)}")
+        sys.exit(f"perf_event_open(uprobe {path}:{offset:#x}, cpu {cpu}): {os.strerror(err)}")
     return fd, cpath
 
 
 def main():
-    path, pid = sys.argv[1], int(sys.argv[3])
-    offsets = [int(o, 0) for o in [sys.argv[2]] + sys.argv[4:]]
-    fds = [open_uprobe(path, o, pid) for o in offsets]
+    path = sys.argv[1]
+    offsets = [int(o, 0) for o in sys.argv[2:]]
+    cpus = os.sched_getaffinity(0) | set(range(os.cpu_count()))
+    fds = [open_uprobe(path, o, cpu) for o in offsets for cpu in sorted(cpus)]
     print("attached", flush=True)
     for _line in sys.stdin:
         total = sum(struct.unpack("<Q", os.read(fd, 8))[0] for fd, _ in fds)

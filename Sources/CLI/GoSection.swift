@@ -1,0 +1,111 @@
+import GoRuntime
+import Symbols
+
+/// The Go part of `symbols dump`: version, modules, probe sites, struct offsets.
+struct GoSection {
+    let binary: GoBinary
+    let sites: [GoBinary.ProbeSite]
+
+    /// Nil for objects that are not Go.
+    static func load(_ elf: ELFFile) throws -> GoSection? {
+        guard GoBinary.isGo(elf) else { return nil }
+        let binary = try GoBinary.load(elf)
+        return GoSection(binary: binary, sites: try binary.probeSites(elf))
+    }
+
+    private var modules: [GoModule] { (binary.buildInfo.main.map { [$0] } ?? []) + binary.buildInfo.deps }
+
+    private var offsets: [(name: String, offset: ResolvedOffset)] {
+        guard let o = binary.offsets else { return [] }
+        return GoField.all.compactMap { f in o.offset(of: f).map { (f.description, $0) } }
+    }
+
+    func write(to w: inout JSONWriter, allFunctions: Bool) {
+        let info = binary.buildInfo
+        w.beginObject("go")
+        w.string("version", info.goVersion)
+        w.string("path", info.path)
+        w.beginArray("modules")
+        for m in modules {
+            w.beginObject()
+            w.string("path", m.path)
+            w.string("version", m.version)
+            w.string("sum", m.sum.isEmpty ? nil : m.sum)
+            if let r = m.replacement {
+                w.beginObject("replace")
+                w.string("path", r.path)
+                w.string("version", r.version)
+                w.endObject()
+            }
+            w.endObject()
+        }
+        w.endArray()
+        w.beginObject("settings")
+        for s in info.settings { w.string(s.key, s.value) }
+        w.endObject()
+        w.string("functions_source", binary.functions.source)
+        w.beginArray("functions")
+        for site in sites {
+            w.beginObject()
+            w.string("name", site.function.name)
+            w.int("entry", site.function.entry)
+            w.int("file_offset", site.function.fileOffset)
+            w.int("end", site.function.end)
+            w.beginArray("ret_offsets")
+            for r in site.returnOffsets { w.int(nil, r) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.beginObject("offsets")
+        for (name, o) in offsets {
+            w.beginObject(name)
+            w.int("offset", o.offset)
+            w.string("source", o.source.rawValue)
+            w.string("provenance", o.provenance)
+            w.endObject()
+        }
+        w.endObject()
+        if let e = binary.offsetsError { w.string("offsets_error", e.description) }
+        if allFunctions {
+            w.beginArray("all_functions")
+            for f in binary.functions.functions {
+                w.beginObject()
+                w.string("name", f.name)
+                w.int("entry", f.entry)
+                w.int("end", f.end)
+                w.int("file_offset", f.fileOffset)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        w.endObject()
+    }
+
+    func print(to out: Output, allFunctions: Bool) {
+        let info = binary.buildInfo
+        out.line("go: \(info.goVersion), \(binary.functions.functions.count) functions (from \(binary.functions.source))")
+        for m in modules {
+            out.line("  module \(m.path) \(m.version)" + (m.replacement.map { " => \($0.path) \($0.version)" } ?? ""))
+        }
+        out.line("probe functions:")
+        for site in sites {
+            out.line("  \(site.function.name)  entry \(hex(site.function.entry))  file offset \(hex(site.function.fileOffset))")
+            out.line("    RET file offsets (\(site.returnOffsets.count)): " + site.returnOffsets.map(hex).joined(separator: " "))
+        }
+        out.line("struct offsets:")
+        for (name, o) in offsets {
+            out.line("  " + pad(name, 36) + lpad(String(o.offset), 5) + "  " + o.source.rawValue
+                     + (o.source == .table ? "  (\(o.provenance))" : ""))
+        }
+        if let e = binary.offsetsError { out.line("  unavailable: \(e.description)") }
+        if allFunctions {
+            out.line("all Go functions:")
+            out.line(pad("NAME", 60) + "  " + lpad("ENTRY", 18) + "  " + lpad("END", 18) + "  " + lpad("FILE OFFSET", 12))
+            for f in binary.functions.functions {
+                out.line(pad(f.name, 60) + "  " + lpad(hex(f.entry), 18) + "  " + lpad(hex(f.end), 18) + "  " + lpad(hex(f.fileOffset), 12))
+            }
+        }
+        out.line("")
+    }
+}

@@ -1,0 +1,60 @@
+import Symbols
+
+/// Everything uprobe-trace knows about one Go executable: who built it
+/// (`.go.buildinfo`), where its functions are (pclntab, so stripped binaries
+/// work), where the probed functions return (every RET, since uretprobes crash
+/// Go), and the struct field offsets the probes read.
+public struct GoBinary: Sendable {
+    public let path: String
+    public let buildInfo: GoBuildInfo
+    public let functions: GoFunctionTable
+    /// Nil when neither DWARF nor the table covers this Go version; `offsetsError` says why.
+    public let offsets: GoStructOffsets?
+    public let offsetsError: GoRuntimeError?
+
+    /// The functions the Go probes attach to (DESIGN.md, Probe points), plus the
+    /// hooks later features use. A binary lacks some (a server has no roundTrip).
+    public static let probeFunctions = [
+        "net/http.serverHandler.ServeHTTP",
+        "net/http.(*conn).serve",
+        "net/http.(*Transport).roundTrip",
+        "net/textproto.(*Reader).readContinuedLineSlice",
+        "runtime.newproc1",
+    ]
+
+    /// A probed function: its entry, and the file offset of each RET.
+    public struct ProbeSite: Sendable, Equatable {
+        public let function: GoFunction
+        public let returnOffsets: [UInt64]
+    }
+
+    /// True if the object carries Go metadata (build info, pclntab or a Go build ID note).
+    public static func isGo(_ elf: ELFFile) -> Bool {
+        elf.sections.contains { $0.name == ".go.buildinfo" || $0.name.hasSuffix(".gopclntab") } || elf.goBuildID != nil
+    }
+
+    /// Reads build info, the function table and the struct offsets of `elf`.
+    public static func load(_ elf: ELFFile) throws(GoRuntimeError) -> GoBinary {
+        let info = try GoBuildInfo.load(from: elf)
+        let table = try GoFunctionTable.load(from: elf)
+        var offsets: GoStructOffsets?
+        var offsetsError: GoRuntimeError?
+        do {
+            offsets = try GoStructOffsets.load(path: elf.path, goVersion: info.goVersion)
+        } catch {
+            offsetsError = error
+        }
+        return GoBinary(path: elf.path, buildInfo: info, functions: table, offsets: offsets, offsetsError: offsetsError)
+    }
+
+    /// Entry and RET sites of each of `names` present in the binary, in the given order.
+    public func probeSites(_ elf: ELFFile, names: [String] = GoBinary.probeFunctions) throws(GoRuntimeError) -> [ProbeSite] {
+        var sites: [ProbeSite] = []
+        for name in names {
+            guard let f = functions.function(named: name) else { continue }
+            let rets = try returnSites(in: elf, function: f.entry, end: f.end, name: f.name)
+            sites.append(ProbeSite(function: f, returnOffsets: rets))
+        }
+        return sites
+    }
+}
