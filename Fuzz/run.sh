@@ -4,11 +4,11 @@
 # Prints, per harness: executions, corpus size, and crashes found.
 #
 #   bash Fuzz/run.sh [SECONDS] [HARNESS...]
-# Harnesses: elf maps (and the Go parsers once GoRuntime has its own).
+# Harnesses: elf maps pclntab buildinfo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}; shift || true
-harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(elf maps)
+harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(elf maps pclntab buildinfo)
 bin=Fuzz/bin; work=Fuzz/corpus-work
 mkdir -p "$bin" "$work"
 swiftc_flags=(-O -parse-as-library -sanitize=fuzzer,address -I Sources/CLibDW -I Sources/CZlib -ldw -lelf -lz)
@@ -21,6 +21,16 @@ build() { # NAME SOURCES...
     || { tail -30 "$work/$name.build.log"; exit 1; }
 }
 
+# The Go harnesses import Symbols: build it once as an instrumented static library.
+symbols_module() {
+  [ -f "$bin/libSymbols.a" ] && [ -z "$(find Sources/Symbols -newer "$bin/libSymbols.a" -name '*.swift')" ] && return
+  echo "fuzz: building instrumented Symbols module"
+  swiftc -O -parse-as-library -sanitize=fuzzer,address -I Sources/CLibDW -I Sources/CZlib \
+    -emit-library -static -emit-module -module-name Symbols -emit-module-path "$bin/Symbols.swiftmodule" \
+    Sources/Symbols/*.swift -o "$bin/libSymbols.a" >"$work/symbols.build.log" 2>&1 \
+    || { tail -30 "$work/symbols.build.log"; exit 1; }
+}
+
 seed() { # NAME: fills the working corpus from testdata seeds
   local name=$1 dir="$work/$1"
   mkdir -p "$dir"
@@ -31,6 +41,16 @@ seed() { # NAME: fills the working corpus from testdata seeds
       head -c 4096 /lib/x86_64-linux-gnu/libz.so.1 > "$dir/libz-head"
       ;;
     maps) cp testdata/fuzz/maps/* "$dir/" ;;
+    pclntab)
+      bash testdata/build.sh >/dev/null
+      # The real table of a small Go binary, cut to 64 KB so mutations reach the header often.
+      objcopy -O binary --only-section=.gopclntab testdata/bin/go-client "$dir/full" && head -c 65536 "$dir/full" > "$dir/head" && rm "$dir/full"
+      ;;
+    buildinfo)
+      bash testdata/build.sh >/dev/null
+      objcopy -O binary --only-section=.go.buildinfo testdata/bin/go-server "$dir/server"
+      objcopy -O binary --only-section=.go.buildinfo testdata/bin/go-client-pie "$dir/client-pie"
+      ;;
   esac
 }
 
@@ -39,6 +59,8 @@ for h in "${harnesses[@]}"; do
   case $h in
     elf) build elf Sources/Symbols/*.swift Fuzz/ELFReaderFuzz.swift ;;
     maps) build maps Sources/Symbols/*.swift Fuzz/ProcMapsFuzz.swift ;;
+    pclntab) symbols_module; build pclntab -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoPCLNTabFuzz.swift -L "$bin" -lSymbols ;;
+    buildinfo) symbols_module; build buildinfo -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoBuildInfoFuzz.swift -L "$bin" -lSymbols ;;
     *) echo "fuzz: unknown harness $h" >&2; exit 2 ;;
   esac
   seed "$h"
