@@ -26,6 +26,30 @@ struct JSONWriter {
         if let key { writeString(key); out.byte(UInt8(ascii: ":")) }
     }
 
+    /// Keys written in our source are plain ASCII: no escaping needed.
+    @inline(__always)
+    private mutating func prefix(_ key: StaticString) {
+        separator()
+        out.byte(UInt8(ascii: "\""))
+        out.bytes(UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+        out.byte(UInt8(ascii: "\""))
+        out.byte(UInt8(ascii: ":"))
+    }
+
+    mutating func string(_ key: StaticString, _ value: String?) {
+        prefix(key)
+        if let value { writeString(value) } else { out.append("null") }
+    }
+
+    mutating func int<T: BinaryInteger>(_ key: StaticString, _ value: T?) {
+        prefix(key)
+        writeInt(value)
+    }
+
+    mutating func bool(_ key: StaticString, _ value: Bool) { prefix(key); out.append(value ? "true" : "false") }
+    mutating func beginObject(_ key: StaticString) { prefix(key); out.byte(UInt8(ascii: "{")); needsComma.append(false) }
+    mutating func beginArray(_ key: StaticString) { prefix(key); out.byte(UInt8(ascii: "[")); needsComma.append(false) }
+
     mutating func string(_ key: String?, _ value: String?) {
         prefix(key)
         if let value { writeString(value) } else { out.append("null") }
@@ -33,6 +57,11 @@ struct JSONWriter {
 
     mutating func int<T: BinaryInteger>(_ key: String?, _ value: T?) {
         prefix(key)
+        writeInt(value)
+    }
+
+    @inline(__always)
+    private func writeInt<T: BinaryInteger>(_ value: T?) {
         guard let value else { return out.append("null") }
         if value < 0 { out.byte(UInt8(ascii: "-")) }
         var magnitude = UInt64(value.magnitude)
@@ -56,7 +85,12 @@ struct JSONWriter {
         var s = s
         s.withUTF8 { utf8 in
             // Symbol names almost never need escaping: copy them whole.
-            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == 92 }) {
+            var plain = true
+            for b in utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == 92 {
+                plain = false
+                break
+            }
+            if plain {
                 out.bytes(UnsafeRawBufferPointer(utf8))
                 return
             }

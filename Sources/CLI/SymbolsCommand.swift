@@ -66,13 +66,16 @@ struct SymbolsDump: ParsableCommand {
     @Flag(help: "For Go binaries, also list every function of the pclntab (name, entry, end, file offset).")
     var allGoFunctions = false
 
+    @Flag(help: "Skip the Go section (build info, pclntab, DWARF offsets): list only the ELF symbol tables.")
+    var noGo = false
+
     func run() throws {
         let target = try SymbolTarget.open(options.target, pid: options.parsedPID)
         let symbols = try target.elf.symbols().filter { sym in
             grep.map { sym.displayName.contains($0) } ?? true
         }
         target.warnIfNotAttachable()
-        let go = try GoSection.load(target.elf)
+        let go = noGo ? nil : try GoSection.load(target.elf)
         if let error = go?.binary.offsetsError { Log.note(error.description) }
         let out = Output()
         if options.json {

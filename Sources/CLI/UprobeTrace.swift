@@ -96,6 +96,7 @@ final class Output {
         count += 1
     }
 
+    @inline(__always)
     func bytes(_ p: UnsafeRawBufferPointer) {
         if p.count > capacity - count {
             flush()
