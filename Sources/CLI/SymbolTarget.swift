@@ -29,12 +29,26 @@ struct SymbolTarget {
         }
     }
 
+    /// Up to three defined names near `name`: those containing it, else those
+    /// sharing the longest prefix with it (a typo late in the name).
     func suggestions(for name: String) throws -> [String] {
-        let bare = name.split(separator: "@").first.map { $0.lowercased() } ?? name.lowercased()
+        let bare = (name.split(separator: "@").first.map(String.init) ?? name).lowercased()
+        let defined = try elf.symbols().filter(\.isDefined)
         var seen = Set<String>()
+        var containing: [String] = []
+        for sym in defined where sym.name.lowercased().contains(bare) && seen.insert(sym.displayName).inserted {
+            containing.append(sym.displayName)
+            if containing.count == 3 { return containing }
+        }
+        if !containing.isEmpty { return containing }
+        let query = Array(bare.utf8)
+        func shared(_ s: String) -> Int { zip(query, s.lowercased().utf8).prefix { $0 == $1 }.count }
+        let ranked = defined.map { ($0.displayName, shared($0.name)) }
+            .filter { $0.1 >= min(4, query.count) }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         var result: [String] = []
-        for sym in try elf.symbols() where sym.isDefined && sym.name.lowercased().contains(bare) {
-            if seen.insert(sym.displayName).inserted { result.append(sym.displayName) }
+        for (n, _) in ranked where seen.insert(n).inserted {
+            result.append(n)
             if result.count == 3 { break }
         }
         return result
