@@ -11,7 +11,7 @@ build: setup
 	$(SWIFT) build
 
 release: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 fixtures: setup
 	bash testdata/build.sh
