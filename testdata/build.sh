@@ -4,6 +4,7 @@
 #
 #   c/fixture.c    -> bin/fixture-pie      (gcc -fPIE -pie)
 #                  -> bin/fixture-nopie    (gcc -fno-pie -no-pie)
+#                  -> bin/fixture-gz       (PIE, debug sections SHF_COMPRESSED)
 #   go/server      -> bin/go-server        (go build)
 #                  -> bin/go-server-stripped (go build -ldflags='-s -w')
 #                  -> bin/go-server-pie    (go build -buildmode=pie)
@@ -31,6 +32,11 @@ if stale "$out/fixture-pie" "$here/c/fixture.c" "$0"; then
 fi
 if stale "$out/fixture-nopie" "$here/c/fixture.c" "$0"; then
   gcc -O1 -g -fno-pie -no-pie -o "$out/fixture-nopie" "$here/c/fixture.c"
+fi
+
+if stale "$out/fixture-gz" "$here/c/fixture.c" "$0"; then
+  # Debug sections compressed with SHF_COMPRESSED (zlib), for the decompression tests.
+  gcc -O1 -g -gz=zlib -fPIE -pie -o "$out/fixture-gz" "$here/c/fixture.c"
 fi
 
 if command -v go >/dev/null 2>&1; then

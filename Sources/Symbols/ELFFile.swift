@@ -146,7 +146,8 @@ public final class ELFFile: @unchecked Sendable {
         let raw = try rawData(s)
         if s.flags & Section.flagCompressed != 0 {
             let r = ByteReader(raw)
-            guard let type = r.u32(0), let full = r.u64(8) else {
+            // Elf64_Chdr: ch_type, ch_reserved, ch_size, ch_addralign (24 bytes).
+            guard raw.count >= 24, let type = r.u32(0), let full = r.u64(8) else {
                 throw .compressedSection(path: path, section: s.name, why: "compression header cut short")
             }
             guard type == 1 else {
