@@ -1,0 +1,97 @@
+/*
+ * trace_events.h — the one place where everything shared between the BPF
+ * programs (bpf/NAME.bpf.c) and Swift (import TraceEvents) is written: event
+ * layouts, event kinds, flags, probe families and the read-only config the
+ * programs get before load. Fixed-width types only; sizes are asserted here
+ * and checked against Swift's MemoryLayout in Tests/AttachTests.
+ */
+#ifndef UPROBE_TRACE_TRACE_EVENTS_H
+#define UPROBE_TRACE_TRACE_EVENTS_H
+
+#include <linux/types.h>
+
+/* Capture sizes of the strings a Go HTTP event carries (bytes, not NUL-terminated;
+ * the *_len fields hold the full Go length, which may be larger). */
+#define UT_METHOD_MAX 16
+#define UT_PATH_MAX 128
+#define UT_QUERY_MAX 128
+#define UT_HOST_MAX 64
+
+/* Every event starts with a header; `kind` says which struct follows. */
+enum ut_event_kind {
+    UT_EVENT_GO_HTTP_SERVER = 1, /* net/http.serverHandler.ServeHTTP entry..RET */
+    UT_EVENT_GO_HTTP_CLIENT = 2, /* net/http.(*Transport).roundTrip entry..RET */
+};
+
+/* Probe families: index of the per-family lost-event counters. */
+enum ut_probe_family {
+    UT_FAMILY_GO_HTTP = 0,
+    UT_FAMILY_OPENSSL = 1,
+    UT_FAMILY_MYSQL = 2,
+    UT_FAMILY_COUNT = 4,
+};
+
+/* ut_event_header.flags */
+enum ut_event_flags {
+    UT_FLAG_PANIC = 1 << 0,  /* server: the handler panicked (closed at (*conn).serve's RET) */
+    UT_FLAG_ERROR = 1 << 1,  /* client: roundTrip returned a non-nil error */
+    UT_FLAG_READ_FAILED = 1 << 2, /* a user-memory read failed; some fields are empty */
+};
+
+struct ut_event_header {
+    __u32 kind;      /* enum ut_event_kind */
+    __u32 tgid;      /* process id */
+    __u32 tid;       /* thread id at entry */
+    __u32 flags;     /* enum ut_event_flags */
+    __u64 goid;      /* Go goroutine id (runtime.g.goid), 0 outside Go */
+    __u64 start_ns;  /* bpf_ktime_get_boot_ns() at the entry probe */
+    __u64 end_ns;    /* bpf_ktime_get_boot_ns() at the return probe */
+};
+
+/* One Go HTTP request, server or client: filled at entry, sent at return. */
+struct ut_go_http_event {
+    struct ut_event_header h;
+    __s64 status;           /* server: response.status (0 = implicit 200); client: Response.StatusCode */
+    __s64 content_length;   /* Request.ContentLength (-1 unknown) */
+    __u16 method_len;       /* full lengths of the Go strings */
+    __u16 path_len;
+    __u16 query_len;
+    __u16 host_len;
+    char method[UT_METHOD_MAX];
+    char path[UT_PATH_MAX];
+    char query[UT_QUERY_MAX];
+    char host[UT_HOST_MAX];
+};
+
+/* Byte offsets of the Go struct fields the probes read (from DWARF or the
+ * per-version table in GoRuntime); set before load, never compiled in. */
+struct ut_go_offsets {
+    __u64 request_method;          /* net/http.Request.Method (string) */
+    __u64 request_url;             /* net/http.Request.URL (*url.URL) */
+    __u64 request_host;            /* net/http.Request.Host (string) */
+    __u64 request_content_length;  /* net/http.Request.ContentLength (int64) */
+    __u64 url_path;                /* net/url.URL.Path (string) */
+    __u64 url_raw_query;           /* net/url.URL.RawQuery (string) */
+    __u64 response_status;         /* net/http.response.status (int) */
+    __u64 client_status_code;      /* net/http.Response.StatusCode (int) */
+    __u64 g_goid;                  /* runtime.g.goid (int64) */
+};
+
+/* Read-only config of every program (a `const volatile` global in BPF). */
+struct ut_config {
+    __u32 target_tgid;   /* 0: any process that maps the probed file */
+    __u32 reserved;
+    struct ut_go_offsets go;
+};
+
+#define UT_EVENT_HEADER_SIZE 40
+#define UT_GO_HTTP_EVENT_SIZE (40 + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
+#define UT_GO_OFFSETS_SIZE (9 * 8)
+#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE)
+
+_Static_assert(sizeof(struct ut_event_header) == UT_EVENT_HEADER_SIZE, "ut_event_header layout");
+_Static_assert(sizeof(struct ut_go_http_event) == UT_GO_HTTP_EVENT_SIZE, "ut_go_http_event layout");
+_Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offsets layout");
+_Static_assert(sizeof(struct ut_config) == UT_CONFIG_SIZE, "ut_config layout");
+
+#endif

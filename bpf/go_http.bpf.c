@@ -1,0 +1,2 @@
+/* placeholder: replaced by the Attach helper */
+#include "common.bpf.h"
