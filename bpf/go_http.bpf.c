@@ -15,7 +15,9 @@
  *
  * Cost: 2 uprobe hits per server request (ServeHTTP entry + one RET) and 2 per
  * client request (roundTrip entry + one RET); (*conn).serve's RETs fire once
- * per connection, not per request.
+ * per connection, not per request. An entry probe fires a second time when
+ * the goroutine's stack grows at that call (runtime.morestack restarts the
+ * function): once per goroutine and depth, not per request.
  */
 #include "common.bpf.h"
 
@@ -30,7 +32,11 @@ struct go_key {
 struct go_inflight {
     struct ut_go_http_event ev;
     __u64 response; /* server: *net/http.response (ServeHTTP's rw data word) */
+    __u64 caller;   /* return address at entry ([RSP]) */
 };
+
+/* A second entry hit of the same call comes within this time (see go_request_start). */
+#define GO_REENTRY_NS (100ULL * 1000 * 1000)
 
 /* Server requests between ServeHTTP entry and its RET. LRU, so an entry whose
  * return was never seen (process killed, probe detached mid-request) is
@@ -122,10 +128,20 @@ static __always_inline void go_read_request(struct ut_go_http_event *ev, __u64 r
 static __always_inline int go_request_start(struct pt_regs *ctx, void *map, __u32 kind, __u64 req, __u64 response) {
     struct go_key key;
     __u32 zero = 0;
+    __u64 caller = 0;
     if (go_current_key(ctx, &key) < 0) {
         ut_count_lost(UT_FAMILY_GO_HTTP);
         return 0;
     }
+    /* The Go prologue checks the stack; when it must grow, runtime.morestack
+     * copies the stack and jumps back to the function's first instruction, so
+     * the entry probe fires twice for one call. Keep the first hit: same
+     * goroutine, same return address, shortly after. (An entry left over from a
+     * call whose RET was never seen fails the time test and is replaced.) */
+    bpf_probe_read_user(&caller, sizeof(caller), (void *)ctx->rsp);
+    struct go_inflight *old = bpf_map_lookup_elem(map, &key);
+    if (old && old->caller == caller && bpf_ktime_get_boot_ns() - old->ev.h.start_ns < GO_REENTRY_NS)
+        return 0;
     struct go_inflight *in = bpf_map_lookup_elem(&go_scratch, &zero);
     if (!in)
         return 0;
@@ -137,6 +153,7 @@ static __always_inline int go_request_start(struct pt_regs *ctx, void *map, __u3
     in->ev.h.goid = key.goid;
     in->ev.content_length = -1;
     in->response = response;
+    in->caller = caller;
     if (req)
         go_read_request(&in->ev, req);
     else

@@ -6,9 +6,11 @@ import TraceEvents
 @Suite struct EventLayoutTests {
     @Test func sizesMatchHeader() {
         #expect(MemoryLayout<ut_event_header>.size == Int(UT_EVENT_HEADER_SIZE))
-        #expect(MemoryLayout<ut_go_http_event>.size == Int(UT_GO_HTTP_EVENT_SIZE))
-        #expect(MemoryLayout<ut_go_offsets>.size == Int(UT_GO_OFFSETS_SIZE))
-        #expect(MemoryLayout<ut_config>.size == Int(UT_CONFIG_SIZE))
+        #expect(MemoryLayout<ut_event_header>.size == Int(UT_SIZEOF_EVENT_HEADER.rawValue))
+        #expect(MemoryLayout<ut_go_http_event>.size == Int(UT_SIZEOF_GO_HTTP_EVENT.rawValue))
+        #expect(MemoryLayout<ut_go_http_event>.size == 400)
+        #expect(MemoryLayout<ut_go_offsets>.size == Int(UT_SIZEOF_GO_OFFSETS.rawValue))
+        #expect(MemoryLayout<ut_config>.size == Int(UT_SIZEOF_CONFIG.rawValue))
     }
 
     @Test func headerFieldOffsets() {
