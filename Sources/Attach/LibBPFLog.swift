@@ -9,7 +9,7 @@ import Glibc
 /// By default nothing reaches stderr: warnings are kept (the last few) so a
 /// failed load can show them in `AttachError.load`. With
 /// `UPROBE_TRACE_DEBUG=1` in the environment every line, debug level
-/// included (verifier logs), is written to stderr as `libbpf: ...`.
+/// included (verifier logs), is written to stderr (libbpf starts each line with `libbpf: `).
 ///
 /// The callback takes a `va_list`, which Swift imports as `CVaListPointer`,
 /// so it is formatted with `vsnprintf` here without a C shim.
@@ -37,7 +37,7 @@ public enum LibBPFLog {
 
     fileprivate static func record(level: libbpf_print_level, line: String) {
         if debug {
-            let text = "libbpf: " + line + (line.hasSuffix("\n") ? "" : "\n")
+            let text = line + (line.hasSuffix("\n") ? "" : "\n")
             text.utf8CString.withUnsafeBufferPointer { buf in
                 _ = write(2, buf.baseAddress, buf.count - 1)
             }

@@ -116,6 +116,8 @@ import TraceEvents
         let server = try S.Server(binary: S.fixture("go-server"))
         let path = S.fixture("go-client")
         let (points, offsets) = try S.goHTTPPlan(path, server: false, client: true)
+        let stats = try BPFRunStatistics()
+        defer { _ = stats }
         let probes = try GoHTTPProbes(binaryPath: path, pid: nil, offsets: offsets, points: points)
         defer { probes.detach() }
         let sink = EventSink()
