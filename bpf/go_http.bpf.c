@@ -1,2 +1,285 @@
-/* placeholder: replaced by the Attach helper */
+/*
+ * go_http.bpf.c — Go net/http server and client requests as
+ * struct ut_go_http_event (Sources/TraceEvents/include/trace_events.h).
+ *
+ * Every program here is a plain entry uprobe (SEC("uprobe")), attached by file
+ * offset from user space; the "return" programs are attached at each RET
+ * instruction of the Go function, never as uretprobes (a uretprobe rewrites
+ * the return address on the goroutine stack, which the Go runtime moves).
+ * One program may be attached at many offsets (one per RET).
+ *
+ * Register ABI: Go >= 1.17 on amd64 (ABIInternal): integer/pointer argument and
+ * result words in RAX, RBX, RCX, RDI, RSI, R8..R11; the current g in R14.
+ * Struct field offsets (Request.Method, runtime.g.goid, ...) come from
+ * ut_cfg.go, filled before load from DWARF or GoRuntime's versioned table.
+ *
+ * Cost: 2 uprobe hits per server request (ServeHTTP entry + one RET) and 2 per
+ * client request (roundTrip entry + one RET); (*conn).serve's RETs fire once
+ * per connection, not per request. An entry probe fires a second time when
+ * the goroutine's stack grows at that call (runtime.morestack restarts the
+ * function): once per goroutine and depth, not per request.
+ */
 #include "common.bpf.h"
+
+/* A request in flight, by process and goroutine. */
+struct go_key {
+    __u32 tgid;
+    __u32 pad;
+    __u64 goid;
+};
+
+/* The event as it will be sent, plus what the return probe needs. */
+struct go_inflight {
+    struct ut_go_http_event ev;
+    __u64 response; /* server: *net/http.response (ServeHTTP's rw data word) */
+    __u64 caller;   /* return address at entry ([RSP]) */
+};
+
+/* A second entry hit of the same call comes within this time (see go_request_start). */
+#define GO_REENTRY_NS (100ULL * 1000 * 1000)
+
+/* Server requests between ServeHTTP entry and its RET. LRU, so an entry whose
+ * return was never seen (process killed, probe detached mid-request) is
+ * eventually evicted instead of leaking. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct go_key);
+    __type(value, struct go_inflight);
+} go_server_inflight SEC(".maps");
+
+/* Client requests between roundTrip entry and its RET: a separate map because
+ * a handler goroutine is inside ServeHTTP while it calls roundTrip, so both
+ * are in flight under the same {tgid, goid}. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct go_key);
+    __type(value, struct go_inflight);
+} go_client_inflight SEC(".maps");
+
+/* Scratch space for building an in-flight entry: too big for the BPF stack. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct go_inflight);
+} go_scratch SEC(".maps");
+
+/* Go string header: what a `string` field holds. */
+struct go_string {
+    __u64 ptr;
+    __s64 len;
+};
+
+/* {tgid, goid} of the running goroutine; g is in R14 (ABIInternal). */
+static __always_inline int go_current_key(struct pt_regs *ctx, struct go_key *key) {
+    __u64 goid = 0;
+    key->tgid = bpf_get_current_pid_tgid() >> 32;
+    key->pad = 0;
+    if (bpf_probe_read_user(&goid, sizeof(goid), (void *)(ctx->r14 + ut_cfg.go.g_goid)) < 0)
+        return -1;
+    key->goid = goid;
+    return 0;
+}
+
+/* Copies up to `max` bytes of the Go string at `field` into `dst`; stores the
+ * full Go length (clamped to 0xffff) in *len_out. Returns < 0 on a failed read. */
+static __always_inline int go_read_string(void *field, char *dst, __u32 max, __u16 *len_out) {
+    struct go_string s;
+    if (bpf_probe_read_user(&s, sizeof(s), field) < 0)
+        return -1;
+    if (s.len <= 0) {
+        *len_out = 0;
+        return 0;
+    }
+    *len_out = s.len > 0xffff ? 0xffff : (__u16)s.len;
+    __u32 n = s.len > max ? max : (__u32)s.len;
+    if (n > max) /* keep the verifier's bound explicit */
+        n = max;
+    return bpf_probe_read_user(dst, n, (void *)s.ptr);
+}
+
+/* Fills method, path, query, host and content length from a *net/http.Request. */
+static __always_inline void go_read_request(struct ut_go_http_event *ev, __u64 req) {
+    int bad = 0;
+    __u64 url = 0;
+    if (go_read_string((void *)(req + ut_cfg.go.request_method), ev->method, UT_METHOD_MAX, &ev->method_len) < 0)
+        bad = 1;
+    if (go_read_string((void *)(req + ut_cfg.go.request_host), ev->host, UT_HOST_MAX, &ev->host_len) < 0)
+        bad = 1;
+    if (bpf_probe_read_user(&ev->content_length, sizeof(ev->content_length),
+                            (void *)(req + ut_cfg.go.request_content_length)) < 0)
+        bad = 1;
+    if (bpf_probe_read_user(&url, sizeof(url), (void *)(req + ut_cfg.go.request_url)) < 0 || url == 0) {
+        bad = 1;
+    } else {
+        if (go_read_string((void *)(url + ut_cfg.go.url_path), ev->path, UT_PATH_MAX, &ev->path_len) < 0)
+            bad = 1;
+        if (go_read_string((void *)(url + ut_cfg.go.url_raw_query), ev->query, UT_QUERY_MAX, &ev->query_len) < 0)
+            bad = 1;
+    }
+    if (bad)
+        ev->h.flags |= UT_FLAG_READ_FAILED;
+}
+
+/* Builds an in-flight entry for the request at `req` and stores it under the
+ * current goroutine in `map`. */
+static __always_inline int go_request_start(struct pt_regs *ctx, void *map, __u32 kind, __u64 req, __u64 response) {
+    struct go_key key;
+    __u32 zero = 0;
+    __u64 caller = 0;
+    if (go_current_key(ctx, &key) < 0) {
+        ut_count_lost(UT_FAMILY_GO_HTTP);
+        return 0;
+    }
+    /* The Go prologue checks the stack; when it must grow, runtime.morestack
+     * copies the stack and jumps back to the function's first instruction, so
+     * the entry probe fires twice for one call. Keep the first hit: same
+     * goroutine, same return address, shortly after. (An entry left over from a
+     * call whose RET was never seen fails the time test and is replaced.) */
+    bpf_probe_read_user(&caller, sizeof(caller), (void *)ctx->rsp);
+    struct go_inflight *old = bpf_map_lookup_elem(map, &key);
+    if (old && old->caller == caller && bpf_ktime_get_boot_ns() - old->ev.h.start_ns < GO_REENTRY_NS)
+        return 0;
+    struct go_inflight *in = bpf_map_lookup_elem(&go_scratch, &zero);
+    if (!in)
+        return 0;
+    __builtin_memset(in, 0, sizeof(*in));
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    in->ev.h.kind = kind;
+    in->ev.h.tgid = pid_tgid >> 32;
+    in->ev.h.tid = (__u32)pid_tgid;
+    in->ev.h.goid = key.goid;
+    in->ev.content_length = -1;
+    in->response = response;
+    in->caller = caller;
+    if (req)
+        go_read_request(&in->ev, req);
+    else
+        in->ev.h.flags |= UT_FLAG_READ_FAILED;
+    /* Taken last so the span starts as close to the call as the reads allow. */
+    in->ev.h.start_ns = bpf_ktime_get_boot_ns();
+    bpf_map_update_elem(map, &key, in, BPF_ANY);
+    return 0;
+}
+
+/* Sends `in` to the ring buffer (or counts it lost). */
+static __always_inline void go_emit(struct go_inflight *in) {
+    struct ut_go_http_event *e = bpf_ringbuf_reserve(&ut_events, sizeof(*e), 0);
+    if (!e) {
+        ut_count_lost(UT_FAMILY_GO_HTTP);
+        return;
+    }
+    __builtin_memcpy(e, &in->ev, sizeof(*e));
+    bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * Hooks the entry of net/http.serverHandler.ServeHTTP(sh, rw, req)
+ * (Go 1.17..1.26, amd64 ABIInternal): RAX = sh (its *Server), RBX = rw's itab,
+ * RCX = rw's data word (*net/http.response for HTTP/1), RDI = req
+ * (*net/http.Request). Reads the request and remembers *response for the RET.
+ */
+SEC("uprobe")
+int go_server_entry(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    return go_request_start(ctx, &go_server_inflight, UT_EVENT_GO_HTTP_SERVER, ctx->rdi, ctx->rcx);
+}
+
+/*
+ * Hooks every RET of net/http.serverHandler.ServeHTTP (Go 1.17..1.26, amd64):
+ * registers hold nothing useful (no results); the goroutine (R14) is the one
+ * that entered. Reads response.status (0 = nothing written yet: implicit 200)
+ * and sends the event.
+ */
+SEC("uprobe")
+int go_server_return(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 end = bpf_ktime_get_boot_ns();
+    struct go_key key;
+    if (go_current_key(ctx, &key) < 0)
+        return 0;
+    struct go_inflight *in = bpf_map_lookup_elem(&go_server_inflight, &key);
+    if (!in)
+        return 0;
+    in->ev.h.end_ns = end;
+    if (in->response == 0 ||
+        bpf_probe_read_user(&in->ev.status, sizeof(in->ev.status),
+                            (void *)(in->response + ut_cfg.go.response_status)) < 0)
+        in->ev.h.flags |= UT_FLAG_READ_FAILED;
+    go_emit(in);
+    bpf_map_delete_elem(&go_server_inflight, &key);
+    return 0;
+}
+
+/*
+ * Hooks every RET of net/http.(*conn).serve (Go 1.17..1.26, amd64): reached
+ * once per connection. A handler that panics never gets to ServeHTTP's RET;
+ * net/http recovers the panic in (*conn).serve's deferred function, which
+ * then returns. So a ServeHTTP still pending on this goroutine here is a
+ * panicked request: sent with UT_FLAG_PANIC and status 500.
+ */
+SEC("uprobe")
+int go_conn_serve_return(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 end = bpf_ktime_get_boot_ns();
+    struct go_key key;
+    if (go_current_key(ctx, &key) < 0)
+        return 0;
+    struct go_inflight *in = bpf_map_lookup_elem(&go_server_inflight, &key);
+    if (!in)
+        return 0;
+    in->ev.h.end_ns = end;
+    in->ev.h.flags |= UT_FLAG_PANIC;
+    in->ev.status = 500;
+    go_emit(in);
+    bpf_map_delete_elem(&go_server_inflight, &key);
+    return 0;
+}
+
+/*
+ * Hooks the entry of net/http.(*Transport).roundTrip(t, req)
+ * (Go 1.17..1.26, amd64 ABIInternal): RAX = t (*Transport), RBX = req
+ * (*net/http.Request). Every client request of a Go program goes through it
+ * (http.Get, Client.Do, the default transport).
+ */
+SEC("uprobe")
+int go_client_entry(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    return go_request_start(ctx, &go_client_inflight, UT_EVENT_GO_HTTP_CLIENT, ctx->rbx, 0);
+}
+
+/*
+ * Hooks every RET of net/http.(*Transport).roundTrip (Go 1.17..1.26, amd64):
+ * results (*Response, error) are in RAX = *Response, RBX = error itab,
+ * RCX = error data. Status from Response.StatusCode; UT_FLAG_ERROR when the
+ * error is non-nil or there is no response.
+ */
+SEC("uprobe")
+int go_client_return(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 end = bpf_ktime_get_boot_ns();
+    __u64 resp = ctx->rax, err_itab = ctx->rbx;
+    struct go_key key;
+    if (go_current_key(ctx, &key) < 0)
+        return 0;
+    struct go_inflight *in = bpf_map_lookup_elem(&go_client_inflight, &key);
+    if (!in)
+        return 0;
+    in->ev.h.end_ns = end;
+    if (resp == 0 || err_itab != 0) {
+        in->ev.h.flags |= UT_FLAG_ERROR;
+    } else if (bpf_probe_read_user(&in->ev.status, sizeof(in->ev.status),
+                                   (void *)(resp + ut_cfg.go.client_status_code)) < 0) {
+        in->ev.h.flags |= UT_FLAG_READ_FAILED;
+    }
+    go_emit(in);
+    bpf_map_delete_elem(&go_client_inflight, &key);
+    return 0;
+}

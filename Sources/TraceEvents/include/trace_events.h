@@ -89,6 +89,15 @@ struct ut_config {
 #define UT_GO_OFFSETS_SIZE (9 * 8)
 #define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE)
 
+/* The same sizes as enum constants: Swift imports these, but not a macro with
+ * more than one operator (UT_GO_HTTP_EVENT_SIZE). */
+enum ut_layout_size {
+    UT_SIZEOF_EVENT_HEADER = UT_EVENT_HEADER_SIZE,
+    UT_SIZEOF_GO_HTTP_EVENT = UT_GO_HTTP_EVENT_SIZE,
+    UT_SIZEOF_GO_OFFSETS = UT_GO_OFFSETS_SIZE,
+    UT_SIZEOF_CONFIG = UT_CONFIG_SIZE,
+};
+
 _Static_assert(sizeof(struct ut_event_header) == UT_EVENT_HEADER_SIZE, "ut_event_header layout");
 _Static_assert(sizeof(struct ut_go_http_event) == UT_GO_HTTP_EVENT_SIZE, "ut_go_http_event layout");
 _Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offsets layout");

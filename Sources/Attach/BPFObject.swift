@@ -1,0 +1,233 @@
+import CLibBPF
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The BPF objects compiled into the binary from `bpf/*.bpf.c`.
+public enum EmbeddedBPF: String, Sendable, CaseIterable {
+    /// `bpf/go_http.bpf.c`: Go net/http server and client requests.
+    case goHTTP = "go_http"
+
+    /// The ELF object's bytes (decoded from the base64 literal the BPFCompiler plugin wrote).
+    public var bytes: [UInt8] {
+        let base64: String
+        switch self {
+        case .goHTTP: base64 = BPFObjects.go_http
+        }
+        // The plugin wrote it from `base64 -w0` output: decoding cannot fail for a good build.
+        return [UInt8](Data(base64Encoded: base64) ?? Data())
+    }
+}
+
+/// One BPF ELF object opened with libbpf (`struct bpf_object`), through its life:
+/// open (`bpf_object__open_mem`) → set read-only globals and map sizes → `load()`
+/// (`bpf_object__load`: maps created, programs verified) → `attachUprobe` any
+/// number of times (`bpf_program__attach_uprobe_opts`) → `detach()`
+/// (`bpf_link__destroy` for every link, then `bpf_object__close`, which unloads
+/// the programs and frees the maps). `deinit` detaches too.
+///
+/// Thread safety: every method takes an internal lock, so an object may be
+/// shared with the ring-buffer reader thread. Stop readers before `detach()`.
+public final class BPFObject: @unchecked Sendable {
+    /// Name of the object (the `bpf/NAME.bpf.c` stem), for messages.
+    public let name: String
+
+    private let lock = NSLock()
+    private var object: OpaquePointer?
+    /// libbpf keeps pointers into the ELF bytes until load: they live as long as we do.
+    private let elf: UnsafeMutableRawBufferPointer
+    private var links: [OpaquePointer] = []
+    private var loaded = false
+
+    /// Opens an embedded object (`bpf_object__open_mem`).
+    public convenience init(embedded: EmbeddedBPF) throws(AttachError) {
+        try self.init(name: embedded.rawValue, elf: embedded.bytes)
+    }
+
+    /// Opens the BPF ELF object `elf` (`bpf_object__open_mem`); nothing reaches the kernel yet.
+    public init(name: String, elf bytes: [UInt8]) throws(AttachError) {
+        LibBPFLog.install()
+        self.name = name
+        elf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        bytes.withUnsafeBytes { elf.copyMemory(from: $0) }
+        var opts = bpf_object_open_opts()
+        opts.sz = MemoryLayout<bpf_object_open_opts>.size
+        let opened = name.withCString { cname -> OpaquePointer? in
+            opts.object_name = cname
+            return bpf_object__open_mem(elf.baseAddress, bytes.count, &opts)
+        }
+        guard let opened else {
+            let e = errno
+            elf.deallocate()
+            throw .libbpf(operation: "bpf_object__open_mem(\(name), \(bytes.count) bytes)", errno: e)
+        }
+        object = opened
+    }
+
+    deinit {
+        detach()
+        elf.deallocate()
+    }
+
+    // MARK: Before load
+
+    /// Writes `value` into the read-only global `variable` (a `const volatile`
+    /// in the BPF C, kept in `.rodata`) before load; the verifier then sees it
+    /// as a constant. The variable's offset and size come from the object's BTF.
+    public func setReadOnlyGlobal<T: BitwiseCopyable>(_ variable: String, to value: T) throws(AttachError) {
+        try locked { () throws(AttachError) in
+            let obj = try openObject(phase: "setting \(variable)")
+            guard let map = bpf_object__find_map_by_name(obj, ".rodata") else {
+                throw .notFound(kind: "map", name: ".rodata", object: name)
+            }
+            let (offset, size) = try rodataVariable(obj, variable)
+            guard size == MemoryLayout<T>.size else {
+                throw .layoutMismatch(name: variable, btfSize: size, swiftSize: MemoryLayout<T>.size)
+            }
+            var total = 0
+            guard let initial = bpf_map__initial_value(map, &total), offset + size <= total else {
+                throw .notFound(kind: "initial value of .rodata holding", name: variable, object: name)
+            }
+            var data = [UInt8](UnsafeRawBufferPointer(start: initial, count: total))
+            withUnsafeBytes(of: value) { src in
+                data.withUnsafeMutableBytes { dst in
+                    dst.baseAddress!.advanced(by: offset).copyMemory(from: src.baseAddress!, byteCount: size)
+                }
+            }
+            let rc = data.withUnsafeBytes { bpf_map__set_initial_value(map, $0.baseAddress, total) }
+            if rc < 0 { throw AttachError.from(errno: -rc, operation: "bpf_map__set_initial_value(.rodata)") }
+        }
+    }
+
+    /// Sets a map's size before load (`bpf_map__set_max_entries`); for a ring
+    /// buffer, the size in bytes (a power of two, a multiple of the page size).
+    public func setMaxEntries(map mapName: String, _ entries: UInt32) throws(AttachError) {
+        try locked { () throws(AttachError) in
+            let obj = try openObject(phase: "resizing \(mapName)")
+            guard let map = bpf_object__find_map_by_name(obj, mapName) else {
+                throw .notFound(kind: "map", name: mapName, object: name)
+            }
+            let rc = bpf_map__set_max_entries(map, entries)
+            if rc < 0 { throw AttachError.from(errno: -rc, operation: "bpf_map__set_max_entries(\(mapName), \(entries))") }
+        }
+    }
+
+    /// Creates the maps and loads every program into the kernel (`bpf_object__load`).
+    public func load() throws(AttachError) {
+        try locked { () throws(AttachError) in
+            let obj = try openObject(phase: "load")
+            LibBPFLog.clear()
+            let rc = bpf_object__load(obj)
+            if rc < 0 {
+                let e = -rc
+                if e == EPERM || e == EACCES { throw .permission(operation: "bpf_object__load(\(name))") }
+                throw .load(object: name, errno: e, log: LibBPFLog.recent)
+            }
+            loaded = true
+        }
+    }
+
+    // MARK: After load
+
+    /// Attaches program `program` as a uprobe at file offset `offset` of the
+    /// ELF file `path`, for process `pid` (nil: every process that maps the
+    /// file, now or later). `retprobe` makes it a uretprobe: never for Go code.
+    /// Calls `bpf_program__attach_uprobe_opts` and keeps the link until `detach()`.
+    public func attachUprobe(program: String, path: String, offset: UInt64, pid: Int32? = nil, retprobe: Bool = false) throws(AttachError) {
+        try locked { () throws(AttachError) in
+            let obj = try openObject(phase: "attaching \(program)")
+            guard loaded else { throw .state("attaching \(program) before BPFObject.load()") }
+            guard let prog = bpf_object__find_program_by_name(obj, program) else {
+                throw .notFound(kind: "program", name: program, object: name)
+            }
+            // LIBBPF_OPTS is a macro: zero the struct by hand and say how big it is.
+            var opts = bpf_uprobe_opts()
+            opts.sz = MemoryLayout<bpf_uprobe_opts>.size
+            opts.retprobe = retprobe
+            let target = pid ?? -1
+            guard let link = bpf_program__attach_uprobe_opts(prog, target, path, Int(offset), &opts) else {
+                let e = errno
+                if e == EPERM || e == EACCES {
+                    throw .permission(operation: "attaching uprobe \(program) at \(path)+0x\(String(offset, radix: 16))")
+                }
+                throw .uprobe(program: program, path: path, offset: offset, pid: target, errno: e)
+            }
+            links.append(link)
+        }
+    }
+
+    /// How many probes (links) are attached.
+    public var attachedCount: Int { lock.withLock { links.count } }
+
+    /// The file descriptor of map `mapName` (owned by the object: do not close it).
+    public func mapFD(_ mapName: String) throws(AttachError) -> Int32 {
+        try locked { () throws(AttachError) -> Int32 in
+            let obj = try openObject(phase: "map \(mapName)")
+            guard loaded else { throw .state("map \(mapName) used before BPFObject.load()") }
+            guard let map = bpf_object__find_map_by_name(obj, mapName) else {
+                throw .notFound(kind: "map", name: mapName, object: name)
+            }
+            return bpf_map__fd(map)
+        }
+    }
+
+    /// Destroys every link (the uprobes go away) and closes the object (programs
+    /// unloaded, maps freed). Idempotent.
+    public func detach() {
+        lock.withLock {
+            for link in links.reversed() { bpf_link__destroy(link) }
+            links.removeAll()
+            if let object { bpf_object__close(object) }
+            object = nil
+            loaded = false
+        }
+    }
+
+    /// Runs `body` with the loaded `struct bpf_object *`, under the lock.
+    func withLoadedObject<R>(_ body: (OpaquePointer) throws(AttachError) -> R) throws(AttachError) -> R {
+        try locked { () throws(AttachError) -> R in
+            let obj = try openObject(phase: "query")
+            guard loaded else { throw .state("BPF object \(name) queried before load()") }
+            return try body(obj)
+        }
+    }
+
+    // MARK: Private
+
+    private func locked<R>(_ body: () throws(AttachError) -> R) throws(AttachError) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func openObject(phase: String) throws(AttachError) -> OpaquePointer {
+        guard let object else { throw .state("\(phase) on BPF object \(name) after detach()") }
+        return object
+    }
+
+    /// Offset and size of global `variable` inside `.rodata`, from the object's BTF
+    /// (libbpf has fixed up the DATASEC offsets at open).
+    private func rodataVariable(_ obj: OpaquePointer, _ variable: String) throws(AttachError) -> (Int, Int) {
+        guard let btf = bpf_object__btf(obj) else {
+            throw .notFound(kind: "BTF (compile with -g)", name: variable, object: name)
+        }
+        let sec = btf__find_by_name_kind(btf, ".rodata", btfKindDatasec)
+        guard sec > 0, let type = btf__type_by_id(btf, UInt32(sec)) else {
+            throw .notFound(kind: "BTF section", name: ".rodata", object: name)
+        }
+        let vars = btf_var_secinfos(type)!
+        for i in 0..<Int(btf_vlen(type)) {
+            let info = vars[i]
+            guard let varType = btf__type_by_id(btf, info.type),
+                  let cname = btf__name_by_offset(btf, varType.pointee.name_off),
+                  String(cString: cname) == variable else { continue }
+            return (Int(info.offset), Int(info.size))
+        }
+        throw .notFound(kind: "read-only global", name: variable, object: name)
+    }
+}
+
+/// BTF_KIND_DATASEC of <linux/btf.h> (a stable UAPI value): the name is
+/// imported twice (btf.h's anonymous enum and libbpf's), which Swift finds ambiguous.
+private let btfKindDatasec: UInt32 = 15

@@ -1,0 +1,198 @@
+import Attach
+import Foundation
+import GoRuntime
+import Symbols
+import Synchronization
+import Testing
+import TraceEvents
+
+/// Fixtures, processes and decoding shared by the root BPF tests.
+enum GoHTTPTestSupport {
+    static let testdata: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("testdata")
+
+    static func fixture(_ name: String) -> String { testdata.appendingPathComponent("bin/\(name)").path }
+
+    static let fixtureNames = ["go-server", "go-server-stripped", "go-server-pie", "go-client"]
+
+    /// Builds the fixtures once; nil when they are there, else why not.
+    static let fixturesUnavailable: String? = {
+        if fixtureNames.allSatisfy({ FileManager.default.fileExists(atPath: fixture($0)) }) { return nil }
+        let (status, out) = run("/bin/bash", [testdata.appendingPathComponent("build.sh").path])
+        if status != 0 { return "testdata/build.sh failed (\(status)): \(out)" }
+        let missing = fixtureNames.filter { !FileManager.default.fileExists(atPath: fixture($0)) }
+        return missing.isEmpty ? nil : "testdata/build.sh did not produce \(missing)"
+    }()
+
+    /// Whether a root BPF test can run here: root, fixtures, curl. If not, it
+    /// records an issue under CI=true (the test fails) and prints why otherwise.
+    static func canRunRootBPF() -> Bool {
+        var why: String?
+        if geteuid() != 0 {
+            why = "not root (BPF tests need CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+        } else if let missing = fixturesUnavailable {
+            why = "Go fixtures unavailable: \(missing)"
+        } else if !FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") {
+            why = "/usr/bin/curl not found"
+        }
+        guard let why else { return true }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            Issue.record("root BPF test cannot run: \(why)")
+        } else {
+            print("skipping root BPF test: \(why)")
+        }
+        return false
+    }
+
+    /// Runs a program to completion: exit status and stdout+stderr.
+    @discardableResult
+    static func run(_ path: String, _ args: [String]) -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        do { try p.run() } catch { return (-1, "\(path): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// `curl` returning the HTTP status it saw ("000" when no response).
+    @discardableResult
+    static func curl(_ url: String, _ extra: [String] = []) -> String {
+        run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"] + extra + [url]).1
+    }
+
+    /// A running testdata Go server (`listening 127.0.0.1:PORT` on its first line).
+    final class Server {
+        let process = Process()
+        let address: String
+        var pid: Int32 { process.processIdentifier }
+
+        init(binary: String) throws {
+            process.executableURL = URL(fileURLWithPath: binary)
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var line = Data()
+            while true {
+                let byte = out.fileHandleForReading.readData(ofLength: 1)
+                if byte.isEmpty || byte.first == 10 { break }
+                line.append(byte)
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard text.hasPrefix("listening ") else {
+                process.terminate()
+                throw FixtureError(message: "\(binary) printed \(text.debugDescription), not `listening ADDR`")
+            }
+            address = String(text.dropFirst("listening ".count))
+        }
+
+        deinit {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    struct FixtureError: Error, CustomStringConvertible { let message: String; var description: String { message } }
+
+    /// Probe points and struct offsets of a Go binary, as the CLI will compute them.
+    static func goHTTPPlan(_ path: String, server: Bool, client: Bool) throws -> ([GoHTTPProbes.Point], ut_go_offsets) {
+        let elf = try ELFFile(path: path)
+        let binary = try GoBinary.load(elf)
+        let structs = try #require(binary.offsets, "struct offsets of \(path): \(String(describing: binary.offsetsError))")
+        var names: [String] = []
+        if server { names += ["net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve"] }
+        if client { names += ["net/http.(*Transport).roundTrip"] }
+        let sites = try binary.probeSites(elf, names: names)
+        var points: [GoHTTPProbes.Point] = []
+        for site in sites {
+            let rets = site.returnOffsets
+            #expect(!rets.isEmpty, "\(site.function.name) has no RET sites")
+            switch site.function.name {
+            case "net/http.serverHandler.ServeHTTP":
+                points.append(.init(.serverEntry, site.function.fileOffset))
+                points += rets.map { .init(.serverReturn, $0) }
+            case "net/http.(*conn).serve":
+                points += rets.map { .init(.connServeReturn, $0) }
+            case "net/http.(*Transport).roundTrip":
+                points.append(.init(.clientEntry, site.function.fileOffset))
+                points += rets.map { .init(.clientReturn, $0) }
+            default:
+                break
+            }
+        }
+        #expect(Set(sites.map(\.function.name)) == Set(names), "probe functions found in \(path)")
+        return (points, try goOffsets(structs, needClient: client))
+    }
+
+    /// GoRuntime's offsets as the BPF config wants them.
+    static func goOffsets(_ s: GoStructOffsets, needClient: Bool) throws -> ut_go_offsets {
+        func value(_ f: GoField, required: Bool = true) throws -> UInt64 {
+            if let o = s.offset(of: f) { return UInt64(o.offset) }
+            if required { _ = try #require(s.offset(of: f), "offset of \(f)") }
+            return 0
+        }
+        var o = ut_go_offsets()
+        o.request_method = try value(.requestMethod)
+        o.request_url = try value(.requestURL)
+        o.request_host = try value(.requestHost)
+        o.request_content_length = try value(.requestContentLength)
+        o.url_path = try value(.urlPath)
+        o.url_raw_query = try value(.urlRawQuery)
+        o.response_status = try value(.serverResponseStatus, required: !needClient)
+        o.client_status_code = try value(.responseStatusCode, required: needClient)
+        o.g_goid = try value(.goroutineID)
+        return o
+    }
+}
+
+/// Events received from the ring buffer, decoded.
+final class EventSink: Sendable {
+    private let events = Mutex<[ut_go_http_event]>([])
+    private let malformed = Mutex<Int>(0)
+
+    /// The handler to give the reader.
+    var handler: RingBufferReader.Handler {
+        { [self] bytes in
+            guard bytes.count == MemoryLayout<ut_go_http_event>.size else {
+                malformed.withLock { $0 += 1 }
+                return
+            }
+            let e = bytes.withUnsafeBytes { $0.loadUnaligned(as: ut_go_http_event.self) }
+            events.withLock { $0.append(e) }
+        }
+    }
+
+    var all: [ut_go_http_event] { events.withLock { $0 } }
+    var malformedCount: Int { malformed.withLock { $0 } }
+
+    /// Waits until `count` events arrived or `seconds` passed.
+    func wait(for count: Int, seconds: Double = 5) -> [ut_go_http_event] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let now = all
+            if now.count >= count { return now }
+            usleep(10_000)
+        }
+        return all
+    }
+}
+
+extension ut_go_http_event {
+    var methodText: String { Self.text(self.method, Int(method_len)) }
+    var pathText: String { Self.text(self.path, Int(path_len)) }
+    var queryText: String { Self.text(self.query, Int(query_len)) }
+    var hostText: String { Self.text(self.host, Int(host_len)) }
+    var isServer: Bool { h.kind == UT_EVENT_GO_HTTP_SERVER.rawValue }
+    var isClient: Bool { h.kind == UT_EVENT_GO_HTTP_CLIENT.rawValue }
+    func has(_ flag: ut_event_flags) -> Bool { h.flags & flag.rawValue != 0 }
+
+    private static func text<T>(_ tuple: T, _ length: Int) -> String {
+        withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(length), as: UTF8.self) }
+    }
+}
