@@ -16,11 +16,9 @@ release: setup
 fixtures: setup
 	bash testdata/build.sh
 
-# Shows what the tool sees in the test server and in the system's libssl.
+# Starts the testdata Go server, traces it, sends requests, shows the spans (root).
 demo: build fixtures
-	$(BIN) symbols resolve testdata/bin/go-server main.main 'net/http.serverHandler.ServeHTTP'
-	$(BIN) symbols dump libssl.so.3 --grep SSL_read
-	$(BIN) symbols dump testdata/bin/go-server --grep serverHandler
+	UPROBE_TRACE_BIN=$(BIN) bash scripts/demo.sh
 
 # All tests; the root/BPF ones need root (CI runs as root with CI=true, where they must not skip).
 test: setup fixtures

@@ -29,6 +29,8 @@ let package = Package(
         .plugin(name: "BPFCompiler", capability: .buildTool()),
         // libbpf wrapper: load the embedded objects, set read-only config, attach, ring buffer.
         .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents"], plugins: ["BPFCompiler"]),
+        // GoRuntime's findings in Attach's terms: which program at which file offset, with which config.
+        .target(name: "ProbePlan", dependencies: ["Symbols", "GoRuntime", "Attach", "TraceEvents"]),
         // Events -> spans: decoding, pairing, clocks, HTTP/SQL parsing, the Span model.
         .target(name: "Tracing", dependencies: ["TraceEvents"]),
         // Generated OTLP protobuf types, Span -> OTLP mapping, exporters.
@@ -36,13 +38,13 @@ let package = Package(
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Symbols", "GoRuntime", "Attach", "Tracing", "OTLP", "TraceEvents",
+                "Symbols", "GoRuntime", "Attach", "ProbePlan", "Tracing", "OTLP", "TraceEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SymbolsTests", dependencies: ["Symbols"]),
         .testTarget(name: "GoRuntimeTests", dependencies: ["GoRuntime", "Symbols"]),
-        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents", "GoRuntime", "Symbols"]),
+        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents", "GoRuntime", "Symbols", "ProbePlan"]),
         .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents"]),
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "Tracing"]),
         .testTarget(name: "CLITests", dependencies: ["Symbols"]),

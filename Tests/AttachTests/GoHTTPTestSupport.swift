@@ -1,6 +1,7 @@
 import Attach
 import Foundation
 import GoRuntime
+import ProbePlan
 import Symbols
 import Synchronization
 import Testing
@@ -100,54 +101,15 @@ enum GoHTTPTestSupport {
 
     struct FixtureError: Error, CustomStringConvertible { let message: String; var description: String { message } }
 
-    /// Probe points and struct offsets of a Go binary, as the CLI will compute them.
+    /// Probe points and struct offsets of a Go binary, from the same planner the CLI uses,
+    /// keeping only the server or client programs.
     static func goHTTPPlan(_ path: String, server: Bool, client: Bool) throws -> ([GoHTTPProbes.Point], ut_go_offsets) {
-        let elf = try ELFFile(path: path)
-        let binary = try GoBinary.load(elf)
-        let structs = try #require(binary.offsets, "struct offsets of \(path): \(String(describing: binary.offsetsError))")
-        var names: [String] = []
-        if server { names += ["net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve"] }
-        if client { names += ["net/http.(*Transport).roundTrip"] }
-        let sites = try binary.probeSites(elf, names: names)
-        var points: [GoHTTPProbes.Point] = []
-        for site in sites {
-            let rets = site.returnOffsets
-            #expect(!rets.isEmpty, "\(site.function.name) has no RET sites")
-            switch site.function.name {
-            case "net/http.serverHandler.ServeHTTP":
-                points.append(.init(.serverEntry, site.function.fileOffset))
-                points += rets.map { .init(.serverReturn, $0) }
-            case "net/http.(*conn).serve":
-                points += rets.map { .init(.connServeReturn, $0) }
-            case "net/http.(*Transport).roundTrip":
-                points.append(.init(.clientEntry, site.function.fileOffset))
-                points += rets.map { .init(.clientReturn, $0) }
-            default:
-                break
-            }
-        }
-        #expect(Set(sites.map(\.function.name)) == Set(names), "probe functions found in \(path)")
-        return (points, try goOffsets(structs, needClient: client))
-    }
-
-    /// GoRuntime's offsets as the BPF config wants them.
-    static func goOffsets(_ s: GoStructOffsets, needClient: Bool) throws -> ut_go_offsets {
-        func value(_ f: GoField, required: Bool = true) throws -> UInt64 {
-            if let o = s.offset(of: f) { return UInt64(o.offset) }
-            if required { _ = try #require(s.offset(of: f), "offset of \(f)") }
-            return 0
-        }
-        var o = ut_go_offsets()
-        o.request_method = try value(.requestMethod)
-        o.request_url = try value(.requestURL)
-        o.request_host = try value(.requestHost)
-        o.request_content_length = try value(.requestContentLength)
-        o.url_path = try value(.urlPath)
-        o.url_raw_query = try value(.urlRawQuery)
-        o.response_status = try value(.serverResponseStatus, required: !needClient)
-        o.client_status_code = try value(.responseStatusCode, required: needClient)
-        o.g_goid = try value(.goroutineID)
-        return o
+        let plan = try GoHTTPPlan.forExecutable(path)
+        let serverPrograms: Set<GoHTTPProbes.Program> = [.serverEntry, .serverReturn, .connServeReturn]
+        let points = plan.points.filter { serverPrograms.contains($0.program) ? server : client }
+        #expect(points.contains { $0.program == .serverReturn } == server, "ServeHTTP RETs in \(path)")
+        #expect(points.contains { $0.program == .clientReturn } == client, "roundTrip RETs in \(path)")
+        return (points, plan.offsets)
     }
 }
 

@@ -1,0 +1,111 @@
+import Attach
+import GoRuntime
+import Symbols
+import TraceEvents
+
+/// Where the Go net/http probes go in one executable, and the struct offsets
+/// the BPF programs need: GoRuntime's findings turned into Attach's terms.
+public struct GoHTTPPlan: Sendable {
+    /// The path the kernel resolves for the uprobes (through /proc/PID/root for a pid).
+    public let attachPath: String
+    /// The executable as the process names it (messages, resource).
+    public let displayPath: String
+    public let pid: Int32?
+    public let goVersion: String
+    public let offsets: ut_go_offsets
+    public let points: [GoHTTPProbes.Point]
+    /// The probed functions found (a server has no roundTrip, a client no ServeHTTP).
+    public let functions: [String]
+
+    public static let serveHTTP = "net/http.serverHandler.ServeHTTP"
+    public static let connServe = "net/http.(*conn).serve"
+    public static let roundTrip = "net/http.(*Transport).roundTrip"
+
+    /// The main executable of a running process, opened through /proc/PID/root.
+    public static func forProcess(_ pid: Int32) throws -> GoHTTPPlan {
+        let image = try ProcessImage(pid: pid)
+        guard let exe = image.mainExecutable, let object = image.mainExecutableObject else {
+            throw SymbolsError.processAccessDenied(pid: pid, path: "/proc/\(pid)/exe")
+        }
+        let elf = try image.openObject(object)
+        return try GoHTTPPlan(elf: elf, attachPath: image.accessPath(for: object), displayPath: exe, pid: pid)
+    }
+
+    /// An executable on disk: every process running it is traced, later ones too.
+    public static func forExecutable(_ path: String) throws -> GoHTTPPlan {
+        try GoHTTPPlan(elf: try ELFFile(path: path), attachPath: path, displayPath: path, pid: nil)
+    }
+
+    public init(elf: ELFFile, attachPath: String, displayPath: String, pid: Int32?) throws {
+        let who = pid.map { "pid \($0) (\(displayPath))" } ?? displayPath
+        guard elf.header.isX86_64 else { throw ProbePlanError.wrongMachine(target: who, machine: elf.header.machineName) }
+        guard GoBinary.isGo(elf) else { throw ProbePlanError.notGo(target: who) }
+        let go = try GoBinary.load(elf)
+        let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.connServe, Self.roundTrip])
+        let found = Set(sites.map(\.function.name))
+        guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
+            throw ProbePlanError.noHTTP(target: who)
+        }
+        guard let structs = go.offsets else {
+            throw go.offsetsError ?? GoRuntimeError.unknownGoVersion(path: displayPath, version: go.buildInfo.goVersion, field: "net/http.Request")
+        }
+        // Offsets of structs a binary never uses may be absent; the programs that read them are then not attached.
+        func offset(_ f: GoField, neededBy function: String? = nil) throws -> UInt64 {
+            if let r = structs.offset(of: f) { return UInt64(r.offset) }
+            if let function, !found.contains(function) { return 0 }
+            throw GoRuntimeError.unknownGoVersion(path: displayPath, version: go.buildInfo.goVersion, field: f.description)
+        }
+        var o = ut_go_offsets()
+        o.request_method = try offset(.requestMethod)
+        o.request_url = try offset(.requestURL)
+        o.request_host = try offset(.requestHost)
+        o.request_content_length = try offset(.requestContentLength)
+        o.url_path = try offset(.urlPath)
+        o.url_raw_query = try offset(.urlRawQuery)
+        o.response_status = try offset(.serverResponseStatus, neededBy: Self.serveHTTP)
+        o.client_status_code = try offset(.responseStatusCode, neededBy: Self.roundTrip)
+        o.g_goid = try offset(.goroutineID)
+
+        var points: [GoHTTPProbes.Point] = []
+        for site in sites {
+            let entry = site.function.fileOffset, rets = site.returnOffsets
+            switch site.function.name {
+            case Self.serveHTTP:
+                points.append(.init(.serverEntry, entry))
+                points += rets.map { .init(.serverReturn, $0) }
+            case Self.connServe:
+                points += rets.map { .init(.connServeReturn, $0) }
+            case Self.roundTrip:
+                points.append(.init(.clientEntry, entry))
+                points += rets.map { .init(.clientReturn, $0) }
+            default:
+                break
+            }
+        }
+        self.attachPath = attachPath
+        self.displayPath = displayPath
+        self.pid = pid
+        self.goVersion = go.buildInfo.goVersion
+        self.offsets = o
+        self.points = points
+        self.functions = sites.map(\.function.name)
+    }
+}
+
+/// Why a target cannot be traced with a probe family; each message ends in a hint.
+public enum ProbePlanError: Error, Sendable, CustomStringConvertible {
+    case wrongMachine(target: String, machine: String)
+    case notGo(target: String)
+    case noHTTP(target: String)
+
+    public var description: String {
+        switch self {
+        case .wrongMachine(let t, let m):
+            return "\(t) is a \(m) program; hint: uprobe-trace attaches to x86-64 programs only"
+        case .notGo(let t):
+            return "\(t) is not a Go program (no Go build info or pclntab); hint: --go-http traces programs built with the Go toolchain"
+        case .noHTTP(let t):
+            return "\(t) contains no net/http server or client code; hint: nothing for --go-http to trace there"
+        }
+    }
+}
