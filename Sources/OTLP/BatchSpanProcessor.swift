@@ -51,7 +51,8 @@ public final class BatchSpanProcessor: Sendable {
     private let state = Locked(State())
     private let worker = Locked<Task<Void, Never>?>(nil)
 
-    /// Starts the worker. Call ``shutdown(timeout:)`` before exit to send what is queued.
+    /// Starts the worker. Call ``shutdown(timeout:)`` before exit to send what is queued (the
+    /// worker runs, and keeps the processor alive, until then).
     public init(exporter: any SpanExporter, configuration: Configuration = Configuration()) {
         self.exporter = exporter
         self.configuration = configuration
@@ -68,12 +69,9 @@ public final class BatchSpanProcessor: Sendable {
     public func enqueue<S: Sequence>(contentsOf spans: S) where S.Element == Span {
         let now = ContinuousClock.now
         let toWake: CheckedContinuation<Void, Never>? = state.withLock { s in
-            if s.shuttingDown && s.workerDone {
-                s.counters.droppedQueueFull += spans.underestimatedCount
-                return nil
-            }
+            let closed = s.shuttingDown && (s.workerDone || s.abandoned)
             for span in spans {
-                if s.queue.count >= configuration.maxQueueSize {
+                if closed || s.queue.count >= configuration.maxQueueSize {
                     s.counters.droppedQueueFull += 1
                     continue
                 }
