@@ -230,6 +230,16 @@ public final class BatchSpanProcessor: Sendable {
                     s.inFlight = 0
                 }
                 return
+            } catch ExportError.partiallyRejected(let rejected, let message) {
+                state.withLock { s in
+                    guard !s.abandoned else { return }
+                    let dropped = min(rejected, batch.count)
+                    s.counters.exported += batch.count - dropped
+                    s.counters.droppedExportFailed += dropped
+                    s.counters.lastError = ExportError.partiallyRejected(rejected: rejected, message: message).description
+                    s.inFlight = 0
+                }
+                return
             } catch ExportError.retryable(let reason, let retryAfter) {
                 let delay = configuration.retry.delay(beforeRetry: attempt, retryAfter: retryAfter)
                 let deadline = state.withLock { $0.deadline }

@@ -4,8 +4,8 @@ public struct ExportCounters: Sendable, Equatable, CustomStringConvertible {
     public var exported: Int = 0
     /// Spans refused because the queue was full.
     public var droppedQueueFull: Int = 0
-    /// Spans given up on: permanent errors, retries exhausted, or still queued at a
-    /// shutdown deadline.
+    /// Spans given up on: permanent errors, retries exhausted, rejected by the receiver
+    /// (partial success), or still queued at a shutdown deadline.
     public var droppedExportFailed: Int = 0
     /// Batches that were never delivered.
     public var failedBatches: Int = 0

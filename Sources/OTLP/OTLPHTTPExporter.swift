@@ -51,7 +51,10 @@ public final class OTLPHTTPExporter: SpanExporter {
 
         let (data, response) = try await send(request)
         let status = response.statusCode
-        if (200..<300).contains(status) { return }
+        if (200..<300).contains(status) {
+            try Self.checkPartialSuccess(data, contentType: response.value(forHTTPHeaderField: "Content-Type"))
+            return
+        }
         let target = configuration.endpoint.absoluteString
         let detail = String(decoding: data.prefix(200), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -104,6 +107,16 @@ public final class OTLPHTTPExporter: SpanExporter {
         default:
             return .permanent(reason: reason)
         }
+    }
+
+    /// A 2xx may still carry `partial_success` with rejected spans; surface them so they are
+    /// counted. An undecodable body is not an error: the request itself succeeded.
+    static func checkPartialSuccess(_ body: Data, contentType: String?) throws(ExportError) {
+        guard !body.isEmpty, contentType?.lowercased().hasPrefix("application/x-protobuf") ?? true,
+              let response = try? Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse(serializedBytes: body),
+              response.hasPartialSuccess, response.partialSuccess.rejectedSpans > 0 else { return }
+        throw .partiallyRejected(rejected: Int(clamping: response.partialSuccess.rejectedSpans),
+                                 message: response.partialSuccess.errorMessage)
     }
 
     /// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).

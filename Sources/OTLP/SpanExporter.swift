@@ -19,6 +19,9 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
     case retryable(reason: String, retryAfter: Double?)
     /// Trying again will not help: other 4xx, a malformed endpoint, a write error.
     case permanent(reason: String)
+    /// The receiver took the batch but rejected `rejected` of its spans (OTLP partial
+    /// success). Not retried: the specification says resending will not help.
+    case partiallyRejected(rejected: Int, message: String)
     /// The exporter was shut down before this batch.
     case shutDown
 
@@ -28,6 +31,8 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(reason) (retryable\(after.map { ", retry after \($0) s" } ?? ""))"
         case .permanent(let reason):
             return reason
+        case .partiallyRejected(let rejected, let message):
+            return "receiver rejected \(rejected) spans" + (message.isEmpty ? "" : ": \(message)")
         case .shutDown:
             return "exporter already shut down"
         }

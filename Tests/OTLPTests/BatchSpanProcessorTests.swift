@@ -58,6 +58,32 @@ import Tracing
         #expect(c.retries == 0 && c.failedBatches == 1 && c.droppedExportFailed == 1 && c.exported == 0)
     }
 
+    @Test func partialSuccessCountsRejectedSpans() async throws {
+        // ExportTraceServiceResponse{partial_success{rejected_spans: 2, error_message: "bad"}}, encoded by hand.
+        let body = Data([0x0a, 0x07, 0x08, 0x02, 0x12, 0x03] + Array("bad".utf8))
+        let receiver = try TestHTTPReceiver(script: [.init(status: 200, headers: [("Content-Type", "application/x-protobuf")], body: body)])
+        defer { receiver.stop() }
+        let processor = httpProcessor(receiver.url)
+        processor.enqueue(contentsOf: (1...5).map { Fixtures.server($0) })
+        let c = await processor.shutdown(timeout: 5)
+        #expect(receiver.requests.count == 1)
+        #expect(c.exported == 3 && c.droppedExportFailed == 2 && c.retries == 0)
+        #expect(c.lastError == "receiver rejected 2 spans: bad")
+    }
+
+    @Test func shutdownDeadlineCutsRetriesShortAndCountsTheRest() async throws {
+        let receiver = try TestHTTPReceiver(script: Array(repeating: .init(status: 503), count: 1000))
+        defer { receiver.stop() }
+        let processor = httpProcessor(receiver.url, retry: RetryPolicy(maxAttempts: 1000, initialBackoff: 0.3, maxBackoff: 0.3))
+        processor.enqueue(contentsOf: (1...7).map { Fixtures.server($0) })
+        let start = Date()
+        let c = await processor.shutdown(timeout: 1)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed < 2, "shutdown took \(elapsed) s")
+        #expect(c.exported == 0 && c.droppedExportFailed == 7 && c.failedBatches == 1 && c.queueDepth == 0)
+        #expect(c.retries >= 1)
+    }
+
     @Test func queueOverflowIsCounted() async throws {
         let exporter = RecordingExporter()
         // Batches larger than the queue and a long delay: nothing leaves before shutdown.

@@ -136,6 +136,7 @@ final class TestHTTPReceiver: @unchecked Sendable {
     struct Response: Sendable {
         var status: Int
         var headers: [(String, String)] = []
+        var body: Data = Data()
     }
 
     let port: UInt16
@@ -232,13 +233,15 @@ final class TestHTTPReceiver: @unchecked Sendable {
             _requests.append(Request(method: String(requestLine.first ?? ""), path: requestLine.count > 1 ? String(requestLine[1]) : "",
                                      headers: headers, body: body, answeredStatus: response.status))
         }
-        var out = "HTTP/1.1 \(response.status) \(response.status == 200 ? "OK" : "Test")\r\nContent-Length: 0\r\nConnection: close\r\n"
+        var out = "HTTP/1.1 \(response.status) \(response.status == 200 ? "OK" : "Test")\r\n"
+            + "Content-Length: \(response.body.count)\r\nConnection: close\r\n"
         for (k, v) in response.headers { out += "\(k): \(v)\r\n" }
-        sendAll(conn, out + "\r\n")
+        sendAll(conn, Array((out + "\r\n").utf8) + Array(response.body))
     }
 
-    private func sendAll(_ conn: Int32, _ s: String) {
-        let bytes = Array(s.utf8)
+    private func sendAll(_ conn: Int32, _ s: String) { sendAll(conn, Array(s.utf8)) }
+
+    private func sendAll(_ conn: Int32, _ bytes: [UInt8]) {
         var done = 0
         while done < bytes.count {
             let n = bytes[done...].withUnsafeBytes { send(conn, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
