@@ -1,0 +1,115 @@
+import Foundation
+
+/// Where and how the OTLP/HTTP exporter sends, resolved from the command line and the
+/// standard `OTEL_EXPORTER_OTLP_*` environment variables.
+public struct OTLPHTTPConfiguration: Sendable, Equatable {
+    /// The full traces URL requests are POSTed to.
+    public var endpoint: URL
+    /// Extra request headers (for example an API key), applied in order.
+    public var headers: [(String, String)]
+    /// Per-request timeout in seconds.
+    public var timeout: Double
+
+    public init(endpoint: URL, headers: [(String, String)] = [], timeout: Double = 10) {
+        self.endpoint = endpoint
+        self.headers = headers
+        self.timeout = timeout
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.endpoint == b.endpoint && a.timeout == b.timeout
+            && a.headers.map { [$0.0, $0.1] } == b.headers.map { [$0.0, $0.1] }
+    }
+
+    /// The configuration, or nil when neither `explicitEndpoint` nor the environment names one.
+    ///
+    /// Endpoint: `explicitEndpoint` (with `/v1/traces` appended unless it already ends so),
+    /// else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as-is, else `OTEL_EXPORTER_OTLP_ENDPOINT` +
+    /// `/v1/traces`. Headers: `OTEL_EXPORTER_OTLP_HEADERS` then
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (which wins for a repeated key). Timeout:
+    /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds.
+    public static func resolve(explicitEndpoint: String? = nil,
+                               environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(OTLPConfigurationError) -> OTLPHTTPConfiguration? {
+        func env(_ k: String) -> String? {
+            guard let v = environment[k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
+            return v
+        }
+        let endpoint: URL
+        if let explicit = explicitEndpoint {
+            endpoint = try tracesURL(base: explicit, source: "--otlp-endpoint", appendPathUnlessPresent: true)
+        } else if let traces = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            endpoint = try tracesURL(base: traces, source: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", appendPathUnlessPresent: false)
+        } else if let base = env("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            endpoint = try tracesURL(base: base, source: "OTEL_EXPORTER_OTLP_ENDPOINT", appendPathUnlessPresent: false, alwaysAppend: true)
+        } else {
+            return nil
+        }
+        var headers: [(String, String)] = []
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+            guard let raw = env(name) else { continue }
+            for (k, v) in try parseHeaders(raw, source: name) {
+                headers.removeAll { $0.0.lowercased() == k.lowercased() }
+                headers.append((k, v))
+            }
+        }
+        var timeout = 10.0
+        if let ms = env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") ?? env("OTEL_EXPORTER_OTLP_TIMEOUT") {
+            guard let v = Double(ms), v > 0 else {
+                throw .invalidTimeout(value: ms)
+            }
+            timeout = v / 1000
+        }
+        return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout)
+    }
+
+    static func tracesURL(base: String, source: String, appendPathUnlessPresent: Bool,
+                          alwaysAppend: Bool = false) throws(OTLPConfigurationError) -> URL {
+        guard var components = URLComponents(string: base),
+              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              components.host?.isEmpty == false else {
+            throw .invalidEndpoint(value: base, source: source)
+        }
+        let path = components.path
+        if alwaysAppend || (appendPathUnlessPresent && !path.hasSuffix("/v1/traces")) {
+            components.path = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/v1/traces"
+        }
+        guard let url = components.url else { throw .invalidEndpoint(value: base, source: source) }
+        return url
+    }
+
+    /// `k=v,k2=v2` with percent-encoded values (W3C Baggage style, as the OTel spec says).
+    static func parseHeaders(_ raw: String, source: String) throws(OTLPConfigurationError) -> [(String, String)] {
+        var out: [(String, String)] = []
+        for item in raw.split(separator: ",") {
+            let pair = item.trimmingCharacters(in: .whitespaces)
+            if pair.isEmpty { continue }
+            guard let eq = pair.firstIndex(of: "=") else { throw .invalidHeaders(value: raw, source: source) }
+            let key = pair[..<eq].trimmingCharacters(in: .whitespaces)
+            let rawValue = pair[pair.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty, let value = rawValue.removingPercentEncoding else {
+                throw .invalidHeaders(value: raw, source: source)
+            }
+            out.append((key, value))
+        }
+        return out
+    }
+}
+
+/// A bad `--otlp-endpoint` or `OTEL_EXPORTER_OTLP_*` setting.
+public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidEndpoint(value: String, source: String)
+    case invalidHeaders(value: String, source: String)
+    case invalidTimeout(value: String)
+
+    public var description: String {
+        switch self {
+        case .invalidEndpoint(let v, let source):
+            return "\(source): '\(v)' is not an http(s) URL; give one like http://localhost:4318"
+        case .invalidHeaders(_, let source):
+            return "\(source): expected key=value pairs separated by commas, values percent-encoded (api-key=abc%20def,tenant=t1)"
+        case .invalidTimeout(let v):
+            return "OTEL_EXPORTER_OTLP_TIMEOUT: '\(v)' is not a positive number of milliseconds"
+        }
+    }
+}
