@@ -1,5 +1,7 @@
 import ArgumentParser
+import Attach
 import GoRuntime
+import ProbePlan
 import Symbols
 
 #if canImport(Glibc)
@@ -13,11 +15,13 @@ struct UprobeTrace: ParsableCommand {
         abstract: "Trace unmodified programs with uprobes: exact attach points from ELF, DWARF and Go metadata.",
         discussion: """
         Examples:
+          uprobe-trace --pid 1234 --go-http                   # spans of a running Go server
           uprobe-trace symbols dump ./server                  # symbols, file offsets, Go info
           uprobe-trace symbols dump libssl.so.3 --grep SSL_read
           uprobe-trace symbols resolve ./server main.main     # the uprobe offset of one symbol
         """,
-        subcommands: [SymbolsCommand.self]
+        subcommands: [TraceCommand.self, SymbolsCommand.self],
+        defaultSubcommand: TraceCommand.self
     )
 }
 
@@ -33,6 +37,12 @@ enum Main {
             Log.error(e.description)
             exit(1)
         } catch let e as GoRuntimeError {
+            Log.error(e.description)
+            exit(1)
+        } catch let e as AttachError {
+            Log.error(e.description)
+            exit(e.exitCode)
+        } catch let e as ProbePlanError {
             Log.error(e.description)
             exit(1)
         } catch let e as CLIError {

@@ -1,0 +1,303 @@
+import ArgumentParser
+import Attach
+import Dispatch
+import OTLP
+import ProbePlan
+import Symbols
+import Tracing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `uprobe-trace [trace]`: attach the chosen probe families, turn events into
+/// spans, export them until interrupted, the traced process exits, or
+/// --duration passes.
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Trace running programs and print or export OpenTelemetry spans (the default command).",
+        discussion: """
+        Examples:
+          uprobe-trace --pid 1234 --go-http                 # spans of a running Go server, one line each
+          uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
+          uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
+          uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
+
+        Go functions are probed at their entry and at every RET instruction
+        (never with a uretprobe, which crashes Go programs); a server request
+        costs 2 uprobe hits. Needs root (or CAP_BPF, CAP_PERFMON and
+        CAP_SYS_PTRACE). OTEL_EXPORTER_OTLP_ENDPOINT, ..._TRACES_ENDPOINT,
+        ..._HEADERS and OTEL_SERVICE_NAME are honoured.
+
+        Stops on Ctrl-C/SIGTERM, when every traced pid has exited, or after
+        --duration; then flushes the exporters and prints a summary line.
+        """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Process to trace (repeat or comma-separate for several).", valueName: "pid"))
+    var pid: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Executable to trace in every process that runs it, including later ones.", valueName: "path"))
+    var exe: [String] = []
+
+    @Flag(name: .customLong("go-http"), help: "Trace Go net/http servers (ServeHTTP) and clients (Transport.roundTrip).")
+    var goHTTP = false
+
+    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp("Send spans as OTLP/HTTP protobuf to this collector (…/v1/traces is added).", valueName: "url"))
+    var otlpEndpoint: String?
+
+    @Option(name: .customLong("otlp-json"), help: ArgumentHelp("Write spans as OTLP JSON lines to this file ('-' for stdout).", valueName: "file"))
+    var otlpJSON: String?
+
+    @Flag(help: "Do not print spans on stdout (export only).")
+    var quiet = false
+
+    @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+    var duration: Double?
+
+    var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func validate() throws {
+        for p in pid.flatMap({ $0.split(separator: ",") }) {
+            _ = try parsePID(String(p).trimmingCharacters(in: .whitespaces))
+        }
+        if pid.isEmpty && exe.isEmpty {
+            throw ValidationError("nothing to trace: give --pid PID or --exe PATH")
+        }
+        if !goHTTP {
+            throw ValidationError("no probe family chosen: add --go-http")
+        }
+        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+    }
+
+    func run() throws {
+        Signals.block()
+        let environment = ProcessInfo.environment
+        let plans = try pids.map { try GoHTTPPlan.forProcess($0) } + exe.map { try GoHTTPPlan.forExecutable($0) }
+        let sinks = try Sinks(console: !quiet, jsonPath: otlpJSON, endpoint: otlpEndpoint, environment: environment)
+        let resources = ResourceCache(plans: plans, environment: environment)
+        let builder = GoHTTPSpans(clock: BootClock(), resource: { resources.resource(for: $0) })
+
+        var probes: [GoHTTPProbes] = []
+        var readers: [RingBufferReader] = []
+        defer {
+            for r in readers { r.stop() }
+            for p in probes { p.detach() }
+        }
+        let spanCount = Counter()
+        for plan in plans {
+            let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets,
+                                     points: plan.points.map { $0 })
+            probes.append(p)
+            let reader = try p.reader { bytes in
+                let span = bytes.withUnsafeBytes { GoHTTPEvent(bytes: $0) }.map(builder.span(for:))
+                if let span {
+                    spanCount.add(1)
+                    sinks.enqueue(span)
+                }
+            }
+            reader.start()
+            readers.append(reader)
+            let who = plan.pid.map { "pid \($0) (\(plan.displayPath), \(plan.goVersion))" } ?? "\(plan.displayPath) (\(plan.goVersion), every process)"
+            Log.write("uprobe-trace: attached \(p.probeCount) probes to \(who): \(plan.functions.joined(separator: ", "))\n")
+        }
+
+        let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: plans.compactMap(\.pid))
+        if case .processesExited(let gone) = reason {
+            Log.write("uprobe-trace: traced process\(gone.count > 1 ? "es" : "") \(gone.map(String.init).joined(separator: ", ")) exited\n")
+        }
+        // Drain what the kernel already produced, then detach before flushing.
+        for r in readers { r.stop() }
+        readers.removeAll()
+        var lost: UInt64 = 0
+        for p in probes { lost += (try? p.lostEvents()) ?? 0 }
+        for p in probes { p.detach() }
+        probes.removeAll()
+        let results = sinks.shutdown(timeout: 5)
+        let exported = results.map { "\($0.counters.exported) to \($0.name)" }.joined(separator: ", ")
+        let dropped = results.reduce(0) { $0 + $1.counters.dropped }
+        Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported)), \(lost) events lost in the kernel, \(dropped) spans dropped\n")
+        if dropped > 0, let e = results.compactMap({ $0.counters.lastError }).first {
+            Log.note("last export error: \(e)")
+        }
+    }
+}
+
+/// The exporters chosen on the command line, each behind a batching processor
+/// so the ring-buffer reader never blocks on I/O.
+final class Sinks: Sendable {
+    let processors: [(name: String, processor: BatchSpanProcessor)]
+
+    init(console: Bool, jsonPath: String?, endpoint: String?, environment: [String: String]) throws {
+        var list: [(String, BatchSpanProcessor)] = []
+        if console {
+            var config = BatchSpanProcessor.Configuration()
+            config.scheduleDelay = 0.1
+            list.append(("console", BatchSpanProcessor(exporter: ConsoleExporter(), configuration: config)))
+        }
+        if let jsonPath {
+            do {
+                list.append(("otlp-json", BatchSpanProcessor(exporter: try OTLPJSONFileExporter(path: jsonPath))))
+            } catch {
+                throw CLIError(description: "--otlp-json \(jsonPath): \(error); hint: check that the directory exists and is writable")
+            }
+        }
+        do {
+            if let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment) {
+                list.append(("otlp-http \(config.endpoint.absoluteString)", BatchSpanProcessor(exporter: OTLPHTTPExporter(configuration: config))))
+            }
+        } catch {
+            throw CLIError(description: "\(error)", exitCode: 2)
+        }
+        processors = list
+    }
+
+    func enqueue(_ span: Span) {
+        for p in processors { p.processor.enqueue(span) }
+    }
+
+    /// Flushes and stops every processor, waiting at most `timeout` seconds each.
+    func shutdown(timeout: Double) -> [(name: String, counters: ExportCounters)] {
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        let processors = self.processors
+        Task {
+            var out: [(String, ExportCounters)] = []
+            for p in processors { out.append((p.name, await p.processor.shutdown(timeout: timeout))) }
+            box.set(out)
+            done.signal()
+        }
+        done.wait()
+        return box.get()
+    }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private var value: [(name: String, counters: ExportCounters)] = []
+    private let lock = NSLockish()
+    func set(_ v: [(String, ExportCounters)]) { lock.with { value = v.map { (name: $0.0, counters: $0.1) } } }
+    func get() -> [(name: String, counters: ExportCounters)] { lock.with { value } }
+}
+
+/// A counter the reader thread increments and the main thread reads.
+final class Counter: @unchecked Sendable {
+    private var n = 0
+    private let lock = NSLockish()
+    func add(_ k: Int) { lock.with { n += k } }
+    var value: Int { lock.with { n } }
+}
+
+/// A pthread mutex.
+final class NSLockish: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func with<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return try body()
+    }
+}
+
+/// Resources of traced processes, built once per pid: from the plans for
+/// --pid, from /proc for processes found through --exe.
+final class ResourceCache: @unchecked Sendable {
+    private var cache: [UInt32: Resource] = [:]
+    private let lock = NSLockish()
+    private let environment: [String: String]
+    private let goVersions: [String: String]
+
+    init(plans: [GoHTTPPlan], environment: [String: String]) {
+        self.environment = environment
+        var versions: [String: String] = [:]
+        for p in plans { versions[p.displayPath] = p.goVersion }
+        goVersions = versions
+        for p in plans {
+            if let pid = p.pid {
+                cache[UInt32(pid)] = TracedProcess(pid: UInt32(pid), executablePath: p.displayPath, goVersion: p.goVersion).resource(environment: environment)
+            }
+        }
+    }
+
+    func resource(for pid: UInt32) -> Resource {
+        lock.with {
+            if let r = cache[pid] { return r }
+            let exe = (try? ProcessImage(pid: Int32(bitPattern: pid)).mainExecutable) ?? nil
+            let path = exe ?? "unknown"
+            let r = TracedProcess(pid: pid, executablePath: path, goVersion: goVersions[path] ?? goVersions.values.first)
+                .resource(environment: environment)
+            cache[pid] = r
+            return r
+        }
+    }
+}
+
+/// The process environment as a dictionary (Foundation-free).
+enum ProcessInfo {
+    static var environment: [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return out
+    }
+}
+
+/// SIGINT/SIGTERM/SIGHUP handling: blocked in every thread and taken
+/// synchronously by the main thread, which also watches the traced pids.
+enum Signals {
+    enum StopReason { case signal(Int32), duration, processesExited([Int32]) }
+
+    static let set: sigset_t = {
+        var s = sigset_t()
+        sigemptyset(&s)
+        sigaddset(&s, SIGINT)
+        sigaddset(&s, SIGTERM)
+        sigaddset(&s, SIGHUP)
+        return s
+    }()
+
+    /// Must run before any thread is started, so every thread inherits the mask.
+    static func block() {
+        var s = set
+        pthread_sigmask(SIG_BLOCK, &s, nil)
+    }
+
+    static func wait(until deadline: UInt64?, pids: [Int32]) -> StopReason {
+        var s = set
+        while true {
+            var ts = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            let sig = sigtimedwait(&s, nil, &ts)
+            if sig > 0 {
+                // A second Ctrl-C while we flush forces the exit.
+                signal(SIGINT, SIG_DFL)
+                var one = sigset_t()
+                sigemptyset(&one)
+                sigaddset(&one, SIGINT)
+                pthread_sigmask(SIG_UNBLOCK, &one, nil)
+                return .signal(sig)
+            }
+            if let deadline, BootClock.bootNanos() >= deadline { return .duration }
+            if !pids.isEmpty {
+                let gone = pids.filter { !isAlive($0) }
+                if gone.count == pids.count { return .processesExited(gone) }
+            }
+        }
+    }
+
+    /// Alive and not a zombie.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        let fd = open("/proc/\(pid)/stat", O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 512)
+        let n = read(fd, &buf, buf.count)
+        guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")), close + 2 < n else { return true }
+        return buf[close + 2] != UInt8(ascii: "Z")
+    }
+}
