@@ -6,6 +6,9 @@
 //	/hello         answers 200 with the greet.Header header set
 //	/call?url=U    calls U with net/http (client spans inside a server span);
 //	               with &go=1 the call is made from a new goroutine
+//	/_timings      the server's own measurement of every request so far
+//	               ("URI NANOSECONDS" lines, from the outermost handler's
+//	               entry to its return), then forgets them
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"example.com/greet"
@@ -75,11 +79,29 @@ func main() {
 		fmt.Fprintf(w, "upstream %d\n", code)
 	})
 
+	// The outermost handler measures each request itself, so tests can compare
+	// span durations with what the program saw, and keeps the numbers in memory
+	// (printing them here would add a write to every request).
+	var timings sync.Map
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_timings" {
+			timings.Range(func(k, v any) bool {
+				fmt.Fprintf(w, "%s %d\n", k, v)
+				timings.Delete(k)
+				return true
+			})
+			return
+		}
+		start := time.Now()
+		mux.ServeHTTP(w, r)
+		timings.Store(r.RequestURI, time.Since(start).Nanoseconds())
+	})
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	// The test reads the port from the first line.
 	fmt.Fprintf(os.Stdout, "listening %s\n", ln.Addr())
-	log.Fatal(http.Serve(ln, mux))
+	log.Fatal(http.Serve(ln, root))
 }

@@ -1,0 +1,341 @@
+import Foundation
+import Testing
+
+/// `uprobe-trace --go-http` end to end, as root: real BPF, a real Go server
+/// built from testdata, real clients. The tool runs as a separate process,
+/// exactly as a user runs it.
+@Suite(.serialized) struct GoHTTPTraceTests {
+    /// A background process whose stderr lines we can wait for.
+    final class Background {
+        let process = Process()
+        let stdout: LineReader
+        let stderrPipe = Pipe()
+        private var stderrText = ""
+
+        init(_ exe: String, _ args: [String], environment: [String: String]? = nil) throws {
+            process.executableURL = URL(fileURLWithPath: exe)
+            process.arguments = args
+            if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = stderrPipe
+            try process.run()
+            stdout = LineReader(out.fileHandleForReading)
+        }
+
+        /// Reads stderr until a line containing `text` (or EOF); returns everything read.
+        func waitForStderr(_ text: String) -> String {
+            let reader = LineReader(stderrPipe.fileHandleForReading)
+            while let line = reader.next() {
+                stderrText += line + "\n"
+                if line.contains(text) { break }
+            }
+            return stderrText
+        }
+
+        func interruptAndWait() -> (status: Int32, stderr: String) {
+            if process.isRunning { kill(process.processIdentifier, SIGINT) }
+            let rest = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, stderrText + String(decoding: rest, as: UTF8.self))
+        }
+
+        deinit { if process.isRunning { process.terminate() } }
+    }
+
+    struct Server {
+        let bg: Background
+        let address: String
+        var pid: Int32 { bg.process.processIdentifier }
+
+        init(_ path: String) throws {
+            bg = try Background(path, [])
+            let first = try #require(bg.stdout.next())
+            address = String(first.dropFirst("listening ".count))
+        }
+    }
+
+    struct Reply: Decodable {
+        let target: String
+        let status: Int
+        let handler_ns: Int?
+        let body_sha: String?
+        let headers: [String: String]
+    }
+
+    /// Sends `targets` with `concurrency` keep-alive connections (Tests/harness/http_load.py).
+    func load(_ address: String, _ targets: [String], concurrency: Int) throws -> [Reply] {
+        let r = try run("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("Tests/harness/http_load.py").path,
+                                         address, String(concurrency)], stdin: targets.joined(separator: "\n") + "\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        return try r.stdout.split(separator: "\n").map { try JSONDecoder().decode(Reply.self, from: Data($0.utf8)) }
+    }
+
+    /// Spans of an OTLP JSON lines file, flattened: (span object, resource attributes).
+    func spans(inJSONLines path: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var out: [[String: Any]] = []
+        for line in text.split(separator: "\n") {
+            let doc = try json(String(line))
+            for rs in doc["resourceSpans"] as? [[String: Any]] ?? [] {
+                for ss in rs["scopeSpans"] as? [[String: Any]] ?? [] {
+                    for s in ss["spans"] as? [[String: Any]] ?? [] {
+                        var s = s
+                        s["_resource"] = rs["resource"]
+                        out.append(s)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    func attributes(_ span: [String: Any]) -> [String: String] {
+        var out: [String: String] = [:]
+        for kv in span["attributes"] as? [[String: Any]] ?? [] {
+            guard let k = kv["key"] as? String, let v = kv["value"] as? [String: Any], let first = v.values.first else { continue }
+            out[k] = "\(first)"
+        }
+        return out
+    }
+
+    /// A fixed request plan: handler sleeps 0–20 ms, statuses 200/404/500, panics; each target unique.
+    func plan(_ n: Int) -> [String] {
+        var rng = SplitMix(seed: 42)
+        return (0..<n).map { i in
+            switch rng.next() % 20 {
+            case 0: return "/panic?id=\(i)"
+            case 1, 2, 3: return "/status?code=404&id=\(i)"
+            case 4, 5: return "/status?code=500&id=\(i)"
+            default: return "/sleep?ms=\(rng.next() % 21)&id=\(i)"
+            }
+        }
+    }
+
+    @Test(arguments: ["go-server", "go-server-stripped", "go-server-pie"])
+    func oneServerSpanPerRequestWithAccurateTiming(_ name: String) throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try Server(Repo.fixture(name))
+        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("spans-\(name)-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: jsonPath) }
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--otlp-json", jsonPath, "--quiet"])
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.contains("uprobe-trace: attached"), "\(attached)")
+
+        let targets = plan(200)
+        let replies = try load(server.address, targets, concurrency: 8)
+        #expect(replies.count == targets.count)
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains(" 0 events lost"), "\(stderr)")
+        #expect(stderr.contains("200 spans"), "\(stderr)")
+        // The server's own measurement of each request (its outermost handler).
+        var measured: [String: Double] = [:]
+        let timings = try run("/usr/bin/curl", ["-s", "http://\(server.address)/_timings"]).stdout
+        for line in timings.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let ns = Double(parts[1]) { measured[String(parts[0])] = ns }
+        }
+
+        let all = try spans(inJSONLines: jsonPath).filter { $0["kind"] as? Int == 2 }
+        var byTarget: [String: [[String: Any]]] = [:]
+        for s in all {
+            let a = attributes(s)
+            let target = (a["url.path"] ?? "?") + (a["url.query"].map { "?" + $0 } ?? "")
+            byTarget[target, default: []].append(s)
+        }
+        var diffs: [Double] = []
+        for reply in replies {
+            let matches = byTarget[reply.target] ?? []
+            #expect(matches.count == 1, "one SERVER span for \(reply.target), got \(matches.count)")
+            guard let span = matches.first else { continue }
+            let a = attributes(span)
+            #expect(a["http.request.method"] == "GET")
+            let expectedStatus = reply.target.hasPrefix("/panic") ? 500 : reply.status
+            #expect(a["http.response.status_code"] == String(expectedStatus), "\(reply.target): \(a)")
+            if reply.target.hasPrefix("/panic") { #expect(a["error.type"] == "panic") }
+            if expectedStatus >= 500 { #expect((span["status"] as? [String: Any])?["code"] as? Int == 2) }
+            if let handler = measured[reply.target],
+               let start = UInt64(span["startTimeUnixNano"] as? String ?? ""), let end = UInt64(span["endTimeUnixNano"] as? String ?? "") {
+                diffs.append(abs(Double(end - start) - handler) / 1000)
+            }
+        }
+        #expect(byTarget.values.reduce(0) { $0 + $1.count } == targets.count, "no extra SERVER spans")
+        diffs.sort()
+        #expect(diffs.count > 180, "every request but the panics was measured by the server")
+        let p50 = diffs[diffs.count / 2], p99 = diffs[Int(Double(diffs.count) * 0.99)], maxDiff = diffs.last ?? 0
+        print("\(name): |span duration - handler's own measurement| over \(diffs.count) requests: p50 \(p50) us, p99 \(p99) us, max \(maxDiff) us")
+        #expect(p99 < 200, "p99 \(p99) us")
+        // The resource names the process.
+        let resource = try #require(all.first?["_resource"] as? [String: Any])
+        #expect(attributes(resource)["process.pid"] == String(server.pid))
+        #expect(attributes(resource)["process.runtime.version"]?.hasPrefix("go1.") == true)
+        #expect(server.bg.process.isRunning)
+    }
+
+    /// The Go client, traced through its executable (it starts after the probes are in).
+    @Test func clientSpans() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try Server(Repo.fixture("go-server"))
+        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("client-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: jsonPath) }
+        let tracer = try Background(Repo.tool, ["--exe", Repo.fixture("go-client"), "--go-http", "--otlp-json", jsonPath])
+        _ = tracer.waitForStderr("attached")
+        let urls = ["/status?code=200", "/status?code=404", "/status?code=503", "/sleep?ms=2"].map { "http://\(server.address)\($0)" }
+        let client = try run(Repo.fixture("go-client"), ["-n", "3"] + urls + ["http://127.0.0.1:1/refused"])
+        #expect(client.stdout.split(separator: "\n").count == 15)
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let clientSpans = try spans(inJSONLines: jsonPath).filter { $0["kind"] as? Int == 3 }
+        #expect(clientSpans.count == 15, "\(clientSpans.count) CLIENT spans")
+        var statuses: [String: Int] = [:]
+        for s in clientSpans { statuses[attributes(s)["http.response.status_code"] ?? "error", default: 0] += 1 }
+        #expect(statuses == ["200": 6, "404": 3, "503": 3, "error": 3], "\(statuses)")
+        let errors = clientSpans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }
+        #expect(errors.count == 9, "404, 503 and refused are client errors")
+    }
+
+    /// OTLP/HTTP to a receiver; an independent decoder (protoc) reads what arrived.
+    @Test func otlpHTTPExportDecodesWithProtoc() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let protoRoot = Repo.root.deletingLastPathComponent().appendingPathComponent("shared/opentelemetry-proto").path
+        guard require(FileManager.default.fileExists(atPath: protoRoot), "\(protoRoot) missing"),
+              require(FileManager.default.isExecutableFile(atPath: "/usr/bin/protoc"), "protoc missing (apt install protobuf-compiler)") else { return }
+        let outDir = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(getpid())")
+        try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outDir) }
+        let receiver = try Background("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("Tests/harness/otlp_receiver.py").path, outDir.path])
+        defer { receiver.process.terminate() }
+        let port = try #require(receiver.stdout.next()).dropFirst("listening ".count)
+        let server = try Server(Repo.fixture("go-server"))
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--quiet", "--otlp-endpoint", "http://127.0.0.1:\(port)"],
+                                    environment: ["OTEL_EXPORTER_OTLP_HEADERS": "x-team=tracing", "OTEL_SERVICE_NAME": "checkout"])
+        _ = tracer.waitForStderr("attached")
+        let replies = try load(server.address, (0..<20).map { "/sleep?ms=1&n=\($0)" }, concurrency: 2)
+        #expect(replies.count == 20)
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("20 to otlp-http"), "\(stderr)")
+
+        var decoded = ""
+        for f in try FileManager.default.contentsOfDirectory(atPath: outDir.path) where f.hasSuffix(".pb") {
+            let r = try run("/bin/sh", ["-c", "protoc --decode opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest -I '\(protoRoot)' opentelemetry/proto/collector/trace/v1/trace_service.proto < '\(outDir.path)/\(f)'"])
+            #expect(r.status == 0, "\(r.stderr)")
+            decoded += r.stdout
+        }
+        #expect(decoded.components(separatedBy: "kind: SPAN_KIND_SERVER").count - 1 == 20, "\(decoded.prefix(2000))")
+        #expect(decoded.contains("string_value: \"checkout\""))
+        #expect(decoded.contains("key: \"url.query\""))
+        for n in 0..<20 { #expect(decoded.contains("string_value: \"ms=1&n=\(n)\"")) }
+        let headers = try String(contentsOfFile: outDir.appendingPathComponent("headers.txt").path, encoding: .utf8)
+        #expect(headers.contains("'x-team': 'tracing'") || headers.contains("'X-Team': 'tracing'"), "\(headers)")
+    }
+
+    /// The OTLP JSON file follows the OTLP JSON encoding: hex ids, string int64s, integer enums.
+    @Test func otlpJSONFileIsValidOTLPJSON() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try Server(Repo.fixture("go-server"))
+        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("valid-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: jsonPath) }
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--quiet", "--otlp-json", jsonPath])
+        _ = tracer.waitForStderr("attached")
+        _ = try load(server.address, ["/sleep?ms=1", "/status?code=500", "/panic"], concurrency: 1)
+        usleep(300_000)
+        _ = tracer.interruptAndWait()
+        let all = try spans(inJSONLines: jsonPath)
+        #expect(all.count == 3)
+        let hex = try Regex("^[0-9a-f]+$")
+        for s in all {
+            let trace = try #require(s["traceId"] as? String), span = try #require(s["spanId"] as? String)
+            #expect(trace.count == 32 && trace.wholeMatch(of: hex) != nil)
+            #expect(span.count == 16 && span.wholeMatch(of: hex) != nil)
+            #expect(s["startTimeUnixNano"] is String && s["endTimeUnixNano"] is String)
+            #expect(s["kind"] is Int)
+            for kv in s["attributes"] as? [[String: Any]] ?? [] {
+                if let v = kv["value"] as? [String: Any], let i = v["intValue"] { #expect(i is String, "int64 as string: \(kv)") }
+            }
+        }
+    }
+
+    /// 10,000 requests with the tool attached: the server lives and every
+    /// response is byte-identical (status, headers but Date, body) to the untraced run.
+    @Test func tracedServerIsUnharmed() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try Server(Repo.fixture("go-server"))
+        let targets = (0..<10_000).map { i in ["/sleep?ms=0", "/status?code=404", "/status?code=201", "/sleep?ms=0&q=\(i % 7)"][i % 4] }
+        func fingerprint(_ replies: [Reply]) -> [String] {
+            replies.map { "\($0.target) \($0.status) \($0.body_sha ?? "-") \($0.headers.sorted { $0.key < $1.key })" }.sorted()
+        }
+        let untraced = fingerprint(try load(server.address, targets, concurrency: 8))
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--quiet"])
+        _ = tracer.waitForStderr("attached")
+        let traced = fingerprint(try load(server.address, targets, concurrency: 8))
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0)
+        #expect(stderr.contains("10000 spans"), "\(stderr)")
+        #expect(untraced.count == 10_000 && traced == untraced, "responses differ under tracing")
+        #expect(server.bg.process.isRunning)
+        // Nothing of ours remains: no uprobe on this server, no orphaned program.
+        let perf = try run("/usr/sbin/bpftool", ["-j", "perf", "show"]).stdout
+        #expect(!perf.contains("\"pid\":\(tracer.process.processIdentifier)"))
+        let progs = try run("/usr/sbin/bpftool", ["-j", "prog", "show"]).stdout
+        let ours = try (JSONSerialization.jsonObject(with: Data(progs.utf8)) as? [[String: Any]] ?? []).filter {
+            ($0["name"] as? String).map { ["go_server_entry", "go_server_retur", "go_conn_serve_r", "go_client_entry", "go_client_retur"].contains($0) } ?? false
+        }
+        // Programs of concurrently running tests belong to a live process; a leaked one belongs to none.
+        #expect(ours.allSatisfy { ($0["pids"] as? [Any])?.isEmpty == false }, "orphaned BPF programs: \(ours)")
+    }
+
+    /// A pid that is not Go, and a traced process that exits.
+    @Test func notGoAndProcessExit() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let c = Process()
+        c.executableURL = URL(fileURLWithPath: Repo.fixture("fixture-pie"))
+        c.arguments = ["--wait"]
+        c.standardInput = Pipe()
+        try c.run()
+        defer { c.terminate() }
+        let r = try tool("--pid", String(c.processIdentifier), "--go-http")
+        #expect(r.status == 1)
+        #expect(r.stderrLines.count == 1 && r.stderr.contains("is not a Go program"), "\(r.stderr)")
+
+        let server = try Server(Repo.fixture("go-server"))
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--quiet"])
+        _ = tracer.waitForStderr("attached")
+        _ = try load(server.address, ["/sleep?ms=1"], concurrency: 1)
+        server.bg.process.terminate()
+        server.bg.process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while tracer.process.isRunning && Date() < deadline { usleep(50_000) }
+        #expect(!tracer.process.isRunning, "the tool exits when the traced pid does")
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0)
+        #expect(stderr.contains("exited") && stderr.contains("1 spans"), "\(stderr)")
+    }
+
+    @Test func needsRootIsExit77() throws {
+        guard requireFixtures(), getuid() == 0 else { return }
+        let server = try Server(Repo.fixture("go-server"))
+        // As nobody, opening the process is refused before any BPF call.
+        let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Repo.tool, "--exe", Repo.fixture("go-server"), "--go-http"])
+        #expect(r.status == 77, "\(r.stderr)")
+        #expect(r.stderrLines.count == 1 && r.stderr.contains("hint:"), "\(r.stderr)")
+        _ = server
+    }
+}
+
+/// A small deterministic generator for test plans.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
