@@ -75,6 +75,7 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
             components.path = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/v1/traces"
         }
         guard let url = components.url else { throw .invalidEndpoint(value: base, source: source) }
+        if components.scheme?.lowercased() == "https" { throw .tlsUnsupported(value: base, source: source) }
         return url
     }
 
@@ -101,6 +102,8 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
     case invalidEndpoint(value: String, source: String)
     case invalidHeaders(value: String, source: String)
     case invalidTimeout(value: String)
+    /// https:// endpoints: the exporter speaks plain HTTP only (see HTTPClient).
+    case tlsUnsupported(value: String, source: String)
 
     public var description: String {
         switch self {
@@ -108,6 +111,8 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
             return "\(source): '\(v)' is not an http(s) URL; give one like http://localhost:4318"
         case .invalidHeaders(_, let source):
             return "\(source): expected key=value pairs separated by commas, values percent-encoded (api-key=abc%20def,tenant=t1)"
+        case .tlsUnsupported(let v, let source):
+            return "\(source): '\(v)': https is not supported by the built-in exporter; hint: send to a collector's plain-HTTP port (http://HOST:4318), e.g. a local OpenTelemetry Collector that forwards over TLS"
         case .invalidTimeout(let v):
             return "OTEL_EXPORTER_OTLP_TIMEOUT: '\(v)' is not a positive number of milliseconds"
         }

@@ -1,31 +1,25 @@
+import Dispatch
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import SwiftProtobuf
 import Tracing
 
 /// Sends spans as OTLP/HTTP protobuf: `POST <endpoint>` with `Content-Type:
 /// application/x-protobuf` and a serialized `ExportTraceServiceRequest` body.
 ///
-/// Uses Foundation's `URLSession` (FoundationNetworking, libcurl underneath on Linux) so the
-/// package needs no HTTP client dependency. Failures map to ``ExportError``: 429, 502, 503,
+/// Uses the small socket client in `HTTPClient` (plain HTTP/1.1, one connection per batch),
+/// not URLSession: FoundationNetworking would load libcurl and ~30 shared libraries into
+/// every run of the tool. Failures map to ``ExportError``: 429, 502, 503,
 /// 504 and connection-level errors (refused, timed out, reset, DNS) are retryable, with the
 /// server's `Retry-After` (seconds or HTTP date) passed along; any other non-2xx is permanent,
 /// as the OTLP/HTTP specification prescribes.
 public final class OTLPHTTPExporter: SpanExporter {
     public let configuration: OTLPHTTPConfiguration
-    private let session: URLSession
+    private let target: HTTPClient.Target?
     private let closed = Locked(false)
 
     public init(configuration: OTLPHTTPConfiguration) {
         self.configuration = configuration
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = configuration.timeout
-        config.timeoutIntervalForResource = configuration.timeout
-        config.httpShouldSetCookies = false
-        config.urlCache = nil
-        session = URLSession(configuration: config)
+        target = HTTPClient.Target(configuration.endpoint.absoluteString)
     }
 
     public func export(_ spans: [Span]) async throws {
@@ -42,26 +36,22 @@ public final class OTLPHTTPExporter: SpanExporter {
 
     /// POSTs an already-encoded request body.
     func post(_ body: Data) async throws(ExportError) {
-        var request = URLRequest(url: configuration.endpoint, timeoutInterval: configuration.timeout)
-        request.httpMethod = "POST"
-        request.setValue("application/x-protobuf", forHTTPHeaderField: "Content-Type")
-        request.setValue("uprobe-trace/\(InstrumentationScope.version)", forHTTPHeaderField: "User-Agent")
-        for (k, v) in configuration.headers { request.setValue(v, forHTTPHeaderField: k) }
-        request.httpBody = body
-
-        let (data, response) = try await send(request)
-        let status = response.statusCode
+        let url = configuration.endpoint.absoluteString
+        guard let target else { throw .permanent(reason: "POST \(url): only http:// endpoints are supported") }
+        var headers = [("Content-Type", "application/x-protobuf"), ("User-Agent", "uprobe-trace/\(InstrumentationScope.version)")]
+        headers += configuration.headers
+        let response = try await send(target, headers: headers, body: [UInt8](body))
+        let status = response.status
         if (200..<300).contains(status) {
-            try Self.checkPartialSuccess(data, contentType: response.value(forHTTPHeaderField: "Content-Type"))
+            try Self.checkPartialSuccess(Data(response.body), contentType: response.headers["content-type"])
             return
         }
-        let target = configuration.endpoint.absoluteString
-        let detail = String(decoding: data.prefix(200), as: UTF8.self)
+        let detail = String(decoding: response.body.prefix(200), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let reason = "POST \(target): HTTP \(status)" + (detail.isEmpty ? "" : " \(detail)")
+        let reason = "POST \(url): HTTP \(status)" + (detail.isEmpty ? "" : " \(detail)")
         switch status {
         case 429, 502, 503, 504:
-            let retryAfter = response.value(forHTTPHeaderField: "Retry-After").flatMap(Self.parseRetryAfter)
+            let retryAfter = response.headers["retry-after"].flatMap(Self.parseRetryAfter)
             throw .retryable(reason: reason, retryAfter: retryAfter)
         case 404:
             throw .permanent(reason: reason + "; check the endpoint path (OTLP/HTTP traces live at /v1/traces)")
@@ -72,40 +62,40 @@ public final class OTLPHTTPExporter: SpanExporter {
         }
     }
 
-    private func send(_ request: URLRequest) async throws(ExportError) -> (Data, HTTPURLResponse) {
-        let target = configuration.endpoint.absoluteString
-        let taskBox = Locked<URLSessionDataTask?>(nil)
-        let result: Result<(Data, HTTPURLResponse), ExportError> = await withTaskCancellationHandler {
+    /// Runs the blocking exchange on a Dispatch thread (never on the cooperative
+    /// pool), cancellable from the awaiting task.
+    private func send(_ target: HTTPClient.Target, headers: [(String, String)], body: [UInt8]) async throws(ExportError) -> HTTPClient.Response {
+        let url = configuration.endpoint.absoluteString
+        let timeout = configuration.timeout
+        let cancelled = Locked(false)
+        let result: Result<HTTPClient.Response, ExportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let task = session.dataTask(with: request) { data, response, error in
-                    if let error {
-                        continuation.resume(returning: .failure(Self.classify(error, target: target)))
-                    } else if let http = response as? HTTPURLResponse {
-                        continuation.resume(returning: .success((data ?? Data(), http)))
-                    } else {
-                        continuation.resume(returning: .failure(.permanent(reason: "POST \(target): not an HTTP response")))
+                DispatchQueue.global().async {
+                    do throws(HTTPClient.Failure) {
+                        let r = try HTTPClient.post(target, headers: headers, body: body, timeout: timeout,
+                                                    isCancelled: { cancelled.withLock { $0 } })
+                        continuation.resume(returning: .success(r))
+                    } catch {
+                        continuation.resume(returning: .failure(Self.classify(error, target: url)))
                     }
                 }
-                taskBox.withLock { $0 = task }
-                task.resume()
             }
         } onCancel: {
-            taskBox.withLock { $0 }?.cancel()
+            cancelled.withLock { $0 = true }
         }
         return try result.get()
     }
 
-    static func classify(_ error: any Error, target: String) -> ExportError {
-        let reason = "POST \(target): \(error.localizedDescription)"
-        guard let urlError = error as? URLError else { return .permanent(reason: reason) }
-        switch urlError.code {
-        case .cannotConnectToHost, .timedOut, .networkConnectionLost, .cannotFindHost,
-             .dnsLookupFailed, .notConnectedToInternet, .resourceUnavailable:
-            return .retryable(reason: reason, retryAfter: nil)
+    static func classify(_ error: HTTPClient.Failure, target: String) -> ExportError {
+        switch error {
+        case .connection(let why):
+            return .retryable(reason: "POST \(target): \(why)", retryAfter: nil)
+        case .timedOut:
+            return .retryable(reason: "POST \(target): timed out", retryAfter: nil)
         case .cancelled:
             return .permanent(reason: "POST \(target): cancelled")
-        default:
-            return .permanent(reason: reason)
+        case .protocolError(let why):
+            return .permanent(reason: "POST \(target): \(why)")
         }
     }
 
@@ -136,6 +126,6 @@ public final class OTLPHTTPExporter: SpanExporter {
             defer { c = true }
             return !c
         }
-        if first { session.finishTasksAndInvalidate() }
+        _ = first
     }
 }

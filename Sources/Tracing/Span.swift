@@ -117,11 +117,10 @@ public struct TraceID: Sendable, Hashable, CustomStringConvertible {
         self.low = low
     }
 
-    /// From the system's cryptographically secure generator (getrandom(2)); never all zero.
+    /// From the kernel's cryptographically secure generator (getrandom(2)); never all zero.
     public static func random() -> TraceID {
-        var g = SystemRandomNumberGenerator()
         while true {
-            let id = TraceID(high: g.next(), low: g.next())
+            let id = TraceID(high: SecureRandom.shared.next(), low: SecureRandom.shared.next())
             if id.high != 0 || id.low != 0 { return id }
         }
     }
@@ -139,11 +138,10 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ value: UInt64) { self.value = value }
 
-    /// From the system's cryptographically secure generator; never zero.
+    /// From the kernel's cryptographically secure generator; never zero.
     public static func random() -> SpanID {
-        var g = SystemRandomNumberGenerator()
         while true {
-            let v: UInt64 = g.next()
+            let v = SecureRandom.shared.next()
             if v != 0 { return SpanID(v) }
         }
     }

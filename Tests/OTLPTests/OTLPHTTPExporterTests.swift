@@ -96,7 +96,11 @@ import Tracing
         #expect(try C.resolve(environment: [:]) == nil)
         #expect(try C.resolve(explicitEndpoint: "http://h:4318", environment: [:])?.endpoint.absoluteString == "http://h:4318/v1/traces")
         #expect(try C.resolve(explicitEndpoint: "http://h:4318/", environment: [:])?.endpoint.absoluteString == "http://h:4318/v1/traces")
-        #expect(try C.resolve(explicitEndpoint: "https://h/v1/traces", environment: [:])?.endpoint.absoluteString == "https://h/v1/traces")
+        #expect(try C.resolve(explicitEndpoint: "http://h/v1/traces", environment: [:])?.endpoint.absoluteString == "http://h/v1/traces")
+        // The built-in client speaks plain HTTP; https is refused up front with a hint, not at the first export.
+        #expect(throws: OTLPConfigurationError.tlsUnsupported(value: "https://h/v1/traces", source: "--otlp-endpoint")) {
+            try C.resolve(explicitEndpoint: "https://h/v1/traces", environment: [:])
+        }
         let env = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://base:4318/prefix/",
                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:9999/custom"]
         #expect(try C.resolve(explicitEndpoint: "http://cli:1", environment: env)?.endpoint.absoluteString == "http://cli:1/v1/traces")
@@ -108,5 +112,30 @@ import Tracing
         #expect(throws: OTLPConfigurationError.self) {
             try C.resolve(explicitEndpoint: "http://h", environment: ["OTEL_EXPORTER_OTLP_HEADERS": "novalue"])
         }
+    }
+}
+
+/// The socket client's parsing and URL handling, without a network.
+@Suite struct HTTPClientTests {
+    @Test func targets() {
+        let t = HTTPClient.Target("http://collector:4318/v1/traces")
+        #expect(t?.host == "collector" && t?.port == 4318 && t?.path == "/v1/traces")
+        #expect(HTTPClient.Target("http://[::1]:4318/v1/traces")?.host == "::1")
+        #expect(HTTPClient.Target("http://[::1]:4318/x")?.hostHeader == "[::1]:4318")
+        #expect(HTTPClient.Target("http://h")?.path == "/" && HTTPClient.Target("http://h")?.port == 80)
+        #expect(HTTPClient.Target("https://h/") == nil)
+        #expect(HTTPClient.Target("http://h:notaport/") == nil)
+    }
+
+    @Test func responses() throws {
+        let plain = try HTTPClient.parseWithCompleteness(Array("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 4\r\n\r\nbusy".utf8))
+        #expect(plain.complete && plain.response.status == 503 && plain.response.headers["retry-after"] == "2")
+        #expect(plain.response.body == Array("busy".utf8))
+        let partial = try HTTPClient.parseWithCompleteness(Array("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".utf8))
+        #expect(!partial.complete)
+        let chunked = try HTTPClient.parseWithCompleteness(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".utf8))
+        #expect(chunked.complete && chunked.response.body == Array("abcde".utf8))
+        #expect(throws: HTTPClient.Failure.self) { try HTTPClient.parse(Array("SSH-2.0-OpenSSH\r\n\r\n".utf8)) }
+        #expect(throws: HTTPClient.Failure.connection("connection closed without a response")) { try HTTPClient.parse([]) }
     }
 }
