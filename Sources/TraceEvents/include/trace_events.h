@@ -21,7 +21,21 @@
 enum ut_event_kind {
     UT_EVENT_GO_HTTP_SERVER = 1, /* net/http.serverHandler.ServeHTTP entry..RET */
     UT_EVENT_GO_HTTP_CLIENT = 2, /* net/http.(*Transport).roundTrip entry..RET */
+    UT_EVENT_SSL = 3,            /* one SSL_read/SSL_write(_ex) call: struct ut_ssl_event + data */
+    UT_EVENT_MYSQL_QUERY = 4,    /* one mysql_real_query call: struct ut_mysql_event + statement */
 };
+
+/* Which OpenSSL function an ut_ssl_event comes from. */
+enum ut_ssl_function {
+    UT_SSL_WRITE = 1,
+    UT_SSL_WRITE_EX = 2,
+    UT_SSL_READ = 3,
+    UT_SSL_READ_EX = 4,
+};
+
+/* Hard cap of the plaintext / statement bytes one event carries
+ * (--capture-bytes is clamped to it). */
+#define UT_CAPTURE_MAX 8192
 
 /* Probe families: index of the per-family lost-event counters. */
 enum ut_probe_family {
@@ -63,6 +77,27 @@ struct ut_go_http_event {
     char host[UT_HOST_MAX];
 };
 
+/* One OpenSSL read or write, sent at return; `captured` bytes of the
+ * plaintext buffer follow the struct (variable-length record). */
+struct ut_ssl_event {
+    struct ut_event_header h;  /* start_ns: entry, end_ns: return */
+    __u64 ssl;                 /* the SSL* (connection identity within the process) */
+    __s64 result;              /* bytes transferred (for _ex: *written / *readbytes when it returned 1); <= 0: error or none */
+    __u32 function;            /* enum ut_ssl_function */
+    __u32 captured;            /* bytes of data that follow */
+};
+
+/* One mysql_real_query(MYSQL*, const char*, unsigned long) call, sent at
+ * return; `captured` bytes of the statement follow the struct. */
+struct ut_mysql_event {
+    struct ut_event_header h;  /* start_ns: entry, end_ns: return */
+    __u64 mysql;               /* the MYSQL* handle */
+    __s64 result;              /* return value: 0 ok, non-zero error */
+    __u64 length;              /* statement length the caller passed */
+    __u32 captured;            /* bytes of the statement that follow */
+    __u32 reserved;
+};
+
 /* Byte offsets of the Go struct fields the probes read (from DWARF or the
  * per-version table in GoRuntime); set before load, never compiled in. */
 struct ut_go_offsets {
@@ -80,7 +115,7 @@ struct ut_go_offsets {
 /* Read-only config of every program (a `const volatile` global in BPF). */
 struct ut_config {
     __u32 target_tgid;   /* 0: any process that maps the probed file */
-    __u32 reserved;
+    __u32 capture_bytes; /* plaintext/statement bytes to copy per call, <= UT_CAPTURE_MAX */
     struct ut_go_offsets go;
 };
 
@@ -88,6 +123,8 @@ struct ut_config {
 #define UT_GO_HTTP_EVENT_SIZE (40 + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
 #define UT_GO_OFFSETS_SIZE (9 * 8)
 #define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE)
+#define UT_SSL_EVENT_SIZE (40 + 24)
+#define UT_MYSQL_EVENT_SIZE (40 + 32)
 
 /* The same sizes as enum constants: Swift imports these, but not a macro with
  * more than one operator (UT_GO_HTTP_EVENT_SIZE). */
@@ -96,11 +133,16 @@ enum ut_layout_size {
     UT_SIZEOF_GO_HTTP_EVENT = UT_GO_HTTP_EVENT_SIZE,
     UT_SIZEOF_GO_OFFSETS = UT_GO_OFFSETS_SIZE,
     UT_SIZEOF_CONFIG = UT_CONFIG_SIZE,
+    UT_SIZEOF_SSL_EVENT = UT_SSL_EVENT_SIZE,
+    UT_SIZEOF_MYSQL_EVENT = UT_MYSQL_EVENT_SIZE,
+    UT_SIZEOF_CAPTURE_MAX = UT_CAPTURE_MAX,
 };
 
 _Static_assert(sizeof(struct ut_event_header) == UT_EVENT_HEADER_SIZE, "ut_event_header layout");
 _Static_assert(sizeof(struct ut_go_http_event) == UT_GO_HTTP_EVENT_SIZE, "ut_go_http_event layout");
 _Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offsets layout");
 _Static_assert(sizeof(struct ut_config) == UT_CONFIG_SIZE, "ut_config layout");
+_Static_assert(sizeof(struct ut_ssl_event) == UT_SSL_EVENT_SIZE, "ut_ssl_event layout");
+_Static_assert(sizeof(struct ut_mysql_event) == UT_MYSQL_EVENT_SIZE, "ut_mysql_event layout");
 
 #endif
