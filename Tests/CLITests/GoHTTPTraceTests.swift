@@ -200,7 +200,10 @@ import Testing
     /// OTLP/HTTP to a receiver; an independent decoder (protoc) reads what arrived.
     @Test func otlpHTTPExportDecodesWithProtoc() throws {
         guard requireFixtures(), requireRoot() else { return }
-        let protoRoot = Repo.root.deletingLastPathComponent().appendingPathComponent("shared/opentelemetry-proto").path
+        let protoRoot = [ProcessInfo.processInfo.environment["OTLP_PROTO_ROOT"],
+                         Repo.root.deletingLastPathComponent().appendingPathComponent("shared/opentelemetry-proto").path,
+                         "/work/shared/opentelemetry-proto"].compactMap { $0 }
+            .first { FileManager.default.fileExists(atPath: $0 + "/opentelemetry/proto") } ?? "../shared/opentelemetry-proto"
         guard require(FileManager.default.fileExists(atPath: protoRoot), "\(protoRoot) missing"),
               require(FileManager.default.isExecutableFile(atPath: "/usr/bin/protoc"), "protoc missing (apt install protobuf-compiler)") else { return }
         let outDir = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(getpid())")

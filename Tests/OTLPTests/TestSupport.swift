@@ -40,11 +40,15 @@ enum Fixtures {
 
 /// Paths to the independent tools the tests compare against.
 enum External {
-    /// `<repo>/../shared/opentelemetry-proto`; repo root = 3 levels up from this file.
+    /// The OTLP .proto files: $OTLP_PROTO_ROOT, else `<repo>/../shared/opentelemetry-proto`
+    /// (repo root = 3 levels up from this file), else the workplace's `/work/shared` copy
+    /// (a CI clone may live elsewhere).
     static var protoDir: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("shared/opentelemetry-proto")
+        let candidates = [ProcessInfo.processInfo.environment["OTLP_PROTO_ROOT"].map { URL(fileURLWithPath: $0) },
+                          URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                              .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/opentelemetry-proto"),
+                          URL(fileURLWithPath: "/work/shared/opentelemetry-proto")].compactMap { $0 }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("opentelemetry/proto").path) } ?? candidates[1]
     }
 
     static func which(_ tool: String) -> String? {
