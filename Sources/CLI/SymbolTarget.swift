@@ -59,6 +59,31 @@ struct SymbolTarget {
         return runtimeBias(off)
     }
 
+    /// Writes the whole answer to stdout: one JSON document, or the table
+    /// (preceded by the object line when `objectHeader`). `extra` adds a section
+    /// after the header: it gets the JSON writer in JSON mode, else nil.
+    func emit(_ symbols: [Symbol], json: Bool, objectHeader: Bool,
+              extra: (Output, inout JSONWriter?) -> Void = { _, _ in }) {
+        let out = Output()
+        if json {
+            var w: JSONWriter? = JSONWriter(out)
+            w!.beginObject()
+            writeHeader(&w!)
+            extra(out, &w)
+            w!.beginArray("symbols")
+            for sym in symbols { write(sym, to: &w!) }
+            w!.endArray()
+            w!.endObject()
+            out.byte(10)
+        } else {
+            var none: JSONWriter?
+            if objectHeader { printHeader(out) }
+            extra(out, &none)
+            printTable(symbols, to: out)
+        }
+        out.flush()
+    }
+
     func writeHeader(_ w: inout JSONWriter) {
         w.string("path", path)
         w.string("build_id", elf.buildID)

@@ -77,23 +77,9 @@ struct SymbolsDump: ParsableCommand {
         target.warnIfNotAttachable()
         let go = noGo ? nil : try GoSection.load(target.elf)
         if let error = go?.binary.offsetsError { Log.note(error.description) }
-        let out = Output()
-        if options.json {
-            var w = JSONWriter(out)
-            w.beginObject()
-            target.writeHeader(&w)
-            go?.write(to: &w, allFunctions: allGoFunctions)
-            w.beginArray("symbols")
-            for sym in symbols { target.write(sym, to: &w) }
-            w.endArray()
-            w.endObject()
-            out.byte(10)
-        } else {
-            target.printHeader(out)
-            go?.print(to: out, allFunctions: allGoFunctions)
-            target.printTable(symbols, to: out)
+        target.emit(symbols, json: options.json, objectHeader: true) { out, w in
+            if w != nil { go?.write(to: &w!, allFunctions: allGoFunctions) } else { go?.print(to: out, allFunctions: allGoFunctions) }
         }
-        out.flush()
     }
 }
 
@@ -135,19 +121,6 @@ struct SymbolsResolve: ParsableCommand {
             found.append(contentsOf: matches)
         }
         target.warnIfNotAttachable()
-        let out = Output()
-        if options.json {
-            var w = JSONWriter(out)
-            w.beginObject()
-            target.writeHeader(&w)
-            w.beginArray("symbols")
-            for sym in found { target.write(sym, to: &w) }
-            w.endArray()
-            w.endObject()
-            out.byte(10)
-        } else {
-            target.printTable(found, to: out)
-        }
-        out.flush()
+        target.emit(found, json: options.json, objectHeader: false)
     }
 }

@@ -4,6 +4,7 @@ import Dispatch
 import OTLP
 import ProbePlan
 import Symbols
+import Synchronization
 import Tracing
 
 #if canImport(Glibc)
@@ -159,52 +160,32 @@ final class Sinks: Sendable {
 
     /// Flushes and stops every processor, waiting at most `timeout` seconds each.
     func shutdown(timeout: Double) -> [(name: String, counters: ExportCounters)] {
-        let box = ResultBox()
+        let box = Mutex<[(name: String, counters: ExportCounters)]>([])
         let done = DispatchSemaphore(value: 0)
         let processors = self.processors
         Task {
-            var out: [(String, ExportCounters)] = []
-            for p in processors { out.append((p.name, await p.processor.shutdown(timeout: timeout))) }
-            box.set(out)
+            for p in processors {
+                let counters = await p.processor.shutdown(timeout: timeout)
+                box.withLock { $0.append((p.name, counters)) }
+            }
             done.signal()
         }
         done.wait()
-        return box.get()
+        return box.withLock { $0 }
     }
-}
-
-private final class ResultBox: @unchecked Sendable {
-    private var value: [(name: String, counters: ExportCounters)] = []
-    private let lock = NSLockish()
-    func set(_ v: [(String, ExportCounters)]) { lock.with { value = v.map { (name: $0.0, counters: $0.1) } } }
-    func get() -> [(name: String, counters: ExportCounters)] { lock.with { value } }
 }
 
 /// A counter the reader thread increments and the main thread reads.
-final class Counter: @unchecked Sendable {
-    private var n = 0
-    private let lock = NSLockish()
-    func add(_ k: Int) { lock.with { n += k } }
-    var value: Int { lock.with { n } }
-}
-
-/// A pthread mutex.
-final class NSLockish: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func with<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return try body()
-    }
+final class Counter: Sendable {
+    private let n = Mutex(0)
+    func add(_ k: Int) { n.withLock { $0 += k } }
+    var value: Int { n.withLock { $0 } }
 }
 
 /// Resources of traced processes, built once per pid: from the plans for
 /// --pid, from /proc for processes found through --exe.
-final class ResourceCache: @unchecked Sendable {
-    private var cache: [UInt32: Resource] = [:]
-    private let lock = NSLockish()
+final class ResourceCache: Sendable {
+    private let cache: Mutex<[UInt32: Resource]>
     private let environment: [String: String]
     private let goVersions: [String: String]
 
@@ -213,23 +194,23 @@ final class ResourceCache: @unchecked Sendable {
         var versions: [String: String] = [:]
         for p in plans { versions[p.displayPath] = p.goVersion }
         goVersions = versions
+        var known: [UInt32: Resource] = [:]
         for p in plans {
             if let pid = p.pid {
-                cache[UInt32(pid)] = TracedProcess(pid: UInt32(pid), executablePath: p.displayPath, goVersion: p.goVersion).resource(environment: environment)
+                known[UInt32(pid)] = TracedProcess(pid: UInt32(pid), executablePath: p.displayPath, goVersion: p.goVersion).resource(environment: environment)
             }
         }
+        cache = Mutex(known)
     }
 
     func resource(for pid: UInt32) -> Resource {
-        lock.with {
-            if let r = cache[pid] { return r }
-            let exe = (try? ProcessImage(pid: Int32(bitPattern: pid)).mainExecutable) ?? nil
-            let path = exe ?? "unknown"
-            let r = TracedProcess(pid: pid, executablePath: path, goVersion: goVersions[path] ?? goVersions.values.first)
-                .resource(environment: environment)
-            cache[pid] = r
-            return r
-        }
+        if let r = cache.withLock({ $0[pid] }) { return r }
+        let exe = (try? ProcessImage(pid: Int32(bitPattern: pid)).mainExecutable) ?? nil
+        let path = exe ?? "unknown"
+        let r = TracedProcess(pid: pid, executablePath: path, goVersion: goVersions[path] ?? goVersions.values.first)
+            .resource(environment: environment)
+        cache.withLock { $0[pid] = r }
+        return r
     }
 }
 

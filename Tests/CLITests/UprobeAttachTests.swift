@@ -24,17 +24,7 @@ import Testing
         try fixture.run()
         defer { fixture.terminate() }
 
-        let harness = Process()
-        harness.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        harness.arguments = ["python3", Repo.root.appendingPathComponent("Tests/harness/uprobe_count.py").path,
-                             path, String(offset)]
-        let hin = Pipe(), hout = Pipe()
-        harness.standardInput = hin
-        harness.standardOutput = hout
-        try harness.run()
-        defer { harness.terminate() }
-        let lines = LineReader(hout.fileHandleForReading)
-        #expect(lines.next() == "attached")
+        let counter = try UprobeCounter(path: path, offsets: [UInt64(offset)])
 
         let fixtureLines = LineReader(fout.fileHandleForReading)
         let calls = 25
@@ -42,9 +32,36 @@ import Testing
             fin.fileHandleForWriting.write(Data("line \(i)\n".utf8))
             #expect(fixtureLines.next()?.hasPrefix("ok ") == true)
         }
-        hin.fileHandleForWriting.write(Data("count\n".utf8))
-        #expect(lines.next() == String(calls), "uprobe at \(name)+0x\(String(offset, radix: 16)) should fire once per call")
+        #expect(counter.count() == calls, "uprobe at \(name)+0x\(String(offset, radix: 16)) should fire once per call")
     }
+}
+
+/// The independent uprobe harness (Tests/harness/uprobe_count.py): bare
+/// counting uprobes at file offsets, no BPF, alive until this object goes.
+final class UprobeCounter {
+    let process = Process()
+    private let input = Pipe()
+    private let lines: LineReader
+
+    init(path: String, offsets: [UInt64]) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Repo.root.appendingPathComponent("Tests/harness/uprobe_count.py").path, path]
+            + offsets.map { String($0) }
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        lines = LineReader(output.fileHandleForReading)
+        #expect(lines.next() == "attached")
+    }
+
+    /// Hits so far, summed over every offset.
+    func count() -> Int? {
+        input.fileHandleForWriting.write(Data("count\n".utf8))
+        return lines.next().flatMap { Int($0) }
+    }
+
+    deinit { process.terminate() }
 }
 
 /// Reads lines from a pipe, one at a time, blocking.
