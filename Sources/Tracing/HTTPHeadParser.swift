@@ -51,6 +51,15 @@ public struct HTTPHeadParser: Sendable {
 
     public init() {}
 
+    /// True while part of a head has been seen but not its end.
+    public var isInsideHead: Bool {
+        switch state {
+        case .startLine: return !line.isEmpty
+        case .headers: return true
+        default: return false
+        }
+    }
+
     /// Tells a response stream that a request was sent whose response has no
     /// body (`HEAD`), or has the usual framing (`bodyless: false`).
     public mutating func expectResponse(bodyless: Bool) {

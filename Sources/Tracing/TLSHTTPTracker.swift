@@ -43,6 +43,8 @@ public struct TLSHTTPTracker: Sendable {
         var client: [ClientRequest] = []
         var server: [ServerExchange] = []
         var lastUse: UInt64 = 0
+        /// Entry time of the write in which the partial outgoing head began.
+        var writeHeadStart: UInt64 = 0
     }
 
     public let clock: BootClock
@@ -97,15 +99,20 @@ public struct TLSHTTPTracker: Sendable {
     // MARK: Private
 
     private func wrote(_ e: SSLEvent, _ c: inout Connection, _ spans: inout [Span]) {
+        // Only the first head completed by this write can have begun in an earlier one.
+        var headStart = c.writes.isInsideHead ? c.writeHeadStart : e.startBootNanos
         for event in c.writes.feed(e.data, missing: e.missingBytes) {
             switch event {
             case .head(let h) where h.isRequest:
+                let start = headStart
+                headStart = e.startBootNanos
                 if c.role == nil { c.role = .client }
                 guard c.role == .client else { continue }
                 if c.client.count >= maxPendingPerConnection { c.client.removeFirst() }
-                c.client.append(ClientRequest(head: h, start: e.startBootNanos, tid: e.tid))
+                c.client.append(ClientRequest(head: h, start: start, tid: e.tid))
                 c.reads.expectResponse(bodyless: h.method == "HEAD")
             case .head(let h):
+                headStart = e.startBootNanos
                 guard c.role == .server, h.status >= 200 || h.status == 101 else { continue }
                 closeOpenEnded(&c, e.pid, &spans)
                 if let i = c.server.firstIndex(where: { $0.response == nil }) {
@@ -119,6 +126,7 @@ public struct TLSHTTPTracker: Sendable {
                 spans.append(serverSpan(x, end: e.endBootNanos, pid: e.pid))
             }
         }
+        c.writeHeadStart = headStart
         if c.role == .server {
             for i in c.server.indices where c.server[i].response != nil { c.server[i].lastWriteEnd = e.endBootNanos }
         }
