@@ -15,6 +15,7 @@ HTTP/1.1 with keep-alive from a ThreadingHTTPServer:
 import argparse
 import http.server
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -62,6 +63,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
+    # Started from a thread that blocks signals (libdispatch), we would inherit
+    # the mask and ignore SIGTERM / SIGINT.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
