@@ -192,6 +192,14 @@ import Tracing
         #expect(hits > 0)
     }
 
+    @Test("BPF root: the verifier accepts every capture size", arguments: [UInt32(0), 1, 64, 8191, 8192, .max])
+    func captureSizes(_ bytes: UInt32) throws {
+        guard Self.canRun() else { return }
+        let probes = try SSLProbes(libraryPath: Self.libssl, pid: getpid(), captureBytes: bytes, points: try Self.points())
+        #expect(probes.probeCount == 8)
+        probes.detach()
+    }
+
     static func timings(_ base: String) -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: curl)

@@ -201,6 +201,16 @@ import TraceEvents
         #expect(spans.map { $0.attribute("url.path") } == [.string("/46"), .string("/47"), .string("/48"), .string("/49")])
     }
 
+    @Test func sslEventLayoutMatchesHeader() {
+        typealias E = ut_ssl_event
+        #expect(MemoryLayout<E>.size == Int(UT_SIZEOF_SSL_EVENT.rawValue))
+        #expect(MemoryLayout<E>.offset(of: \.ssl) == 40)
+        #expect(MemoryLayout<E>.offset(of: \.result) == 48)
+        #expect(MemoryLayout<E>.offset(of: \.function) == 56)
+        #expect(MemoryLayout<E>.offset(of: \.captured) == 60)
+        #expect(MemoryLayout<ut_config>.offset(of: \.capture_bytes) == 4)
+    }
+
     @Test func decodesARingBufferRecord() {
         var e = ut_ssl_event()
         e.h.kind = UInt32(UT_EVENT_SSL.rawValue)
