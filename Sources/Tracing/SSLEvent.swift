@@ -1,0 +1,81 @@
+import TraceEvents
+
+/// A decoded `struct ut_ssl_event` (trace_events.h) and the plaintext bytes
+/// that follow it: one `SSL_read`/`SSL_write`(`_ex`) call that moved bytes.
+public struct SSLEvent: Sendable, Equatable {
+    /// Which way the plaintext went, from the traced process's point of view.
+    public enum Direction: Sendable, Equatable {
+        /// `SSL_write` / `SSL_write_ex`: the process sent `data`.
+        case write
+        /// `SSL_read` / `SSL_read_ex`: the process received `data`.
+        case read
+    }
+
+    public var pid: UInt32
+    public var tid: UInt32
+    public var flags: UInt32
+    /// CLOCK_BOOTTIME at the entry probe.
+    public var startBootNanos: UInt64
+    /// CLOCK_BOOTTIME at the return probe.
+    public var endBootNanos: UInt64
+    /// The `SSL*`: identifies the connection within the process.
+    public var ssl: UInt64
+    /// Bytes the call moved (`> data.count` when the capture was cut short).
+    public var result: Int64
+    /// `enum ut_ssl_function`.
+    public var function: UInt32
+    /// The first bytes of the plaintext (at most the capture size).
+    public var data: [UInt8]
+
+    public var direction: Direction {
+        function == UInt32(UT_SSL_WRITE.rawValue) || function == UInt32(UT_SSL_WRITE_EX.rawValue) ? .write : .read
+    }
+
+    /// Bytes moved but not captured (the capture limit, or a failed user-memory read).
+    public var missingBytes: Int { max(0, Int(result) - data.count) }
+
+    /// Decodes one ring-buffer record; nil if it is not an SSL event or its
+    /// length disagrees with `captured`.
+    public init?(bytes: UnsafeRawBufferPointer) {
+        let size = MemoryLayout<ut_ssl_event>.size
+        guard bytes.count >= size else { return nil }
+        let e = bytes.loadUnaligned(as: ut_ssl_event.self)
+        guard e.h.kind == UInt32(UT_EVENT_SSL.rawValue), bytes.count == size + Int(e.captured),
+              (UInt32(UT_SSL_WRITE.rawValue)...UInt32(UT_SSL_READ_EX.rawValue)).contains(e.function) else { return nil }
+        pid = e.h.tgid
+        tid = e.h.tid
+        flags = e.h.flags
+        startBootNanos = e.h.start_ns
+        endBootNanos = e.h.end_ns
+        ssl = e.ssl
+        result = e.result
+        function = e.function
+        data = [UInt8](bytes[size...])
+    }
+
+    /// Decodes one ring-buffer record held in an array.
+    public init?(bytes: [UInt8]) {
+        guard let e = bytes.withUnsafeBytes({ SSLEvent(bytes: $0) }) else { return nil }
+        self = e
+    }
+
+    /// Builds an event directly (tests, replay); `result` defaults to `data.count`.
+    public init(pid: UInt32, tid: UInt32 = 0, ssl: UInt64, direction: Direction, ex: Bool = false,
+                startBootNanos: UInt64, endBootNanos: UInt64, data: [UInt8], result: Int64? = nil, flags: UInt32 = 0) {
+        self.pid = pid
+        self.tid = tid
+        self.flags = flags
+        self.startBootNanos = startBootNanos
+        self.endBootNanos = endBootNanos
+        self.ssl = ssl
+        self.result = result ?? Int64(data.count)
+        let f: ut_ssl_function = switch (direction, ex) {
+        case (.write, false): UT_SSL_WRITE
+        case (.write, true): UT_SSL_WRITE_EX
+        case (.read, false): UT_SSL_READ
+        case (.read, true): UT_SSL_READ_EX
+        }
+        function = UInt32(f.rawValue)
+        self.data = data
+    }
+}

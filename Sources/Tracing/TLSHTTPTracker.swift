@@ -1,0 +1,176 @@
+/// Turns the plaintext of OpenSSL calls (`SSLEvent`s, in the order each
+/// thread made them) into HTTP spans, with one state machine per
+/// (process, `SSL*`) connection (DESIGN.md, Spans, "TLS HTTP").
+///
+/// The first head decides the role: writing a request = CLIENT, reading one =
+/// SERVER. Client span: entry of the write that carries the request line to
+/// the return of the read that completes the response head. Server span:
+/// return of the read that completes the request head to the return of the
+/// write that completes the response (Content-Length / chunked terminator;
+/// without either, the last write before the next request, or `flush`).
+/// Pipelined and keep-alive requests pair with responses in order.
+///
+/// Memory is bounded: at most `maxConnections` connections (the least
+/// recently used go first) and `maxPendingPerConnection` requests awaiting a
+/// response on each. Bodies are never stored; see `HTTPHeadParser` for headers.
+public struct TLSHTTPTracker: Sendable {
+    /// Which side of HTTP a connection is on.
+    public enum Role: Sendable, Equatable { case client, server }
+
+    struct Key: Hashable, Sendable {
+        var pid: UInt32
+        var ssl: UInt64
+    }
+
+    struct ClientRequest: Sendable {
+        var head: HTTPHead
+        var start: UInt64
+        var tid: UInt32
+    }
+
+    struct ServerExchange: Sendable {
+        var request: HTTPHead
+        var start: UInt64
+        var tid: UInt32
+        var response: HTTPHead?
+        var lastWriteEnd: UInt64 = 0
+    }
+
+    struct Connection: Sendable {
+        var role: Role?
+        var writes = HTTPHeadParser()
+        var reads = HTTPHeadParser()
+        var client: [ClientRequest] = []
+        var server: [ServerExchange] = []
+        var lastUse: UInt64 = 0
+        /// Entry time of the write in which the partial outgoing head began.
+        var writeHeadStart: UInt64 = 0
+    }
+
+    public let clock: BootClock
+    public let resource: @Sendable (UInt32) -> Resource
+    public let maxConnections: Int
+    public let maxPendingPerConnection: Int
+
+    private var connections: [Key: Connection] = [:]
+    private var tick: UInt64 = 0
+
+    public init(clock: BootClock, maxConnections: Int = 4096, maxPendingPerConnection: Int = 64,
+                resource: @escaping @Sendable (UInt32) -> Resource) {
+        self.clock = clock
+        self.resource = resource
+        self.maxConnections = max(1, maxConnections)
+        self.maxPendingPerConnection = max(1, maxPendingPerConnection)
+    }
+
+    /// Connections currently tracked.
+    public var connectionCount: Int { connections.count }
+
+    /// The role a connection took, if it has shown one.
+    public func role(pid: UInt32, ssl: UInt64) -> Role? { connections[Key(pid: pid, ssl: ssl)]?.role }
+
+    /// Feeds one call's plaintext; returns the spans it completed.
+    public mutating func consume(_ e: SSLEvent) -> [Span] {
+        let key = Key(pid: e.pid, ssl: e.ssl)
+        var spans: [Span] = []
+        if connections[key] == nil && connections.count >= maxConnections { evict(&spans) }
+        var c = connections.removeValue(forKey: key) ?? Connection()
+        tick += 1
+        c.lastUse = tick
+        switch e.direction {
+        case .write: wrote(e, &c, &spans)
+        case .read: read(e, &c, &spans)
+        }
+        connections[key] = c
+        return spans
+    }
+
+    /// Ends what can be ended without more data (open-ended server responses)
+    /// and forgets every connection of `pid` (nil: all): at process exit or shutdown.
+    public mutating func flush(pid: UInt32? = nil) -> [Span] {
+        var spans: [Span] = []
+        for (key, c) in connections where pid == nil || key.pid == pid {
+            finishOpenEnded(c, key.pid, &spans)
+            connections[key] = nil
+        }
+        return spans
+    }
+
+    // MARK: Private
+
+    private func wrote(_ e: SSLEvent, _ c: inout Connection, _ spans: inout [Span]) {
+        // Only the first head completed by this write can have begun in an earlier one.
+        var headStart = c.writes.isInsideHead ? c.writeHeadStart : e.startBootNanos
+        for event in c.writes.feed(e.data, missing: e.missingBytes) {
+            switch event {
+            case .head(let h) where h.isRequest:
+                let start = headStart
+                headStart = e.startBootNanos
+                if c.role == nil { c.role = .client }
+                guard c.role == .client else { continue }
+                if c.client.count >= maxPendingPerConnection { c.client.removeFirst() }
+                c.client.append(ClientRequest(head: h, start: start, tid: e.tid))
+                c.reads.expectResponse(bodyless: h.method == "HEAD")
+            case .head(let h):
+                headStart = e.startBootNanos
+                guard c.role == .server, h.status >= 200 || h.status == 101 else { continue }
+                closeOpenEnded(&c, e.pid, &spans)
+                if let i = c.server.firstIndex(where: { $0.response == nil }) {
+                    c.server[i].response = h
+                    c.server[i].lastWriteEnd = e.endBootNanos
+                }
+            case .messageEnd:
+                guard c.role == .server,
+                      let i = c.server.firstIndex(where: { $0.response != nil && $0.response!.framing != .untilClose }) else { continue }
+                let x = c.server.remove(at: i)
+                spans.append(serverSpan(x, end: e.endBootNanos, pid: e.pid))
+            }
+        }
+        c.writeHeadStart = headStart
+        if c.role == .server {
+            for i in c.server.indices where c.server[i].response != nil { c.server[i].lastWriteEnd = e.endBootNanos }
+        }
+    }
+
+    private func read(_ e: SSLEvent, _ c: inout Connection, _ spans: inout [Span]) {
+        for event in c.reads.feed(e.data, missing: e.missingBytes) {
+            switch event {
+            case .head(let h) where h.isRequest:
+                if c.role == nil { c.role = .server }
+                guard c.role == .server else { continue }
+                closeOpenEnded(&c, e.pid, &spans)
+                if c.server.count >= maxPendingPerConnection { c.server.removeFirst() }
+                c.server.append(ServerExchange(request: h, start: e.endBootNanos, tid: e.tid))
+            case .head(let h):
+                guard c.role == .client, h.status >= 200 || h.status == 101, !c.client.isEmpty else { continue }
+                let r = c.client.removeFirst()
+                spans.append(clientSpan(r, response: h, end: e.endBootNanos, pid: e.pid))
+            case .messageEnd:
+                break
+            }
+        }
+    }
+
+    /// Ends server responses that have no length (they end at their last write).
+    private func closeOpenEnded(_ c: inout Connection, _ pid: UInt32, _ spans: inout [Span]) {
+        while let i = c.server.firstIndex(where: { $0.response?.framing == .untilClose }) {
+            let x = c.server.remove(at: i)
+            spans.append(serverSpan(x, end: x.lastWriteEnd, pid: pid))
+        }
+    }
+
+    private func finishOpenEnded(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
+        var c = c
+        closeOpenEnded(&c, pid, &spans)
+    }
+
+    /// Drops the least recently used eighth of the connections.
+    private mutating func evict(_ spans: inout [Span]) {
+        let n = max(1, connections.count / 8)
+        let oldest = connections.sorted { $0.value.lastUse < $1.value.lastUse }.prefix(n)
+        for (key, c) in oldest {
+            finishOpenEnded(c, key.pid, &spans)
+            connections[key] = nil
+        }
+    }
+}

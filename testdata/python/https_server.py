@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""HTTPS test server for the OpenSSL probes (Debian python3: its _ssl uses libssl.so.3,
+which calls SSL_read_ex / SSL_write_ex).
+
+Generates a self-signed certificate into a temporary directory with the openssl CLI,
+listens on 127.0.0.1 (port 0 unless --port), prints `listening PORT`, and serves
+HTTP/1.1 with keep-alive from a ThreadingHTTPServer:
+
+  /sleep?ms=N     sleeps N ms, 200 with a Content-Length body
+  /status?code=N  answers with status N (and a Content-Length body)
+  /_timings       "PATH_WITH_QUERY NANOSECONDS" per request served so far: the
+                  server's own measurement, from the start of do_GET to just
+                  after the response body was written
+"""
+import argparse
+import http.server
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+timings = []
+timings_lock = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        t0 = time.monotonic_ns()
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        if url.path == "/_timings":
+            with timings_lock:
+                body = "".join(f"{p} {ns}\n" for p, ns in timings).encode()
+            self.answer(200, body)
+            return
+        if url.path == "/sleep":
+            time.sleep(int(query.get("ms", ["0"])[0]) / 1000)
+            self.answer(200, b"slept\n")
+        elif url.path == "/status":
+            code = int(query.get("code", ["200"])[0])
+            self.answer(code, f"status {code}\n".encode())
+        else:
+            self.answer(404, b"not found\n")
+        with timings_lock:
+            timings.append((self.path, time.monotonic_ns() - t0))
+
+    def answer(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def main():
+    # Started from a thread that blocks signals (libdispatch), we would inherit
+    # the mask and ignore SIGTERM / SIGINT.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+        server.daemon_threads = True
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        print(f"listening {server.server_address[1]}", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
