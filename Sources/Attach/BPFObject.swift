@@ -8,12 +8,15 @@ import Glibc
 public enum EmbeddedBPF: String, Sendable, CaseIterable {
     /// `bpf/go_http.bpf.c`: Go net/http server and client requests.
     case goHTTP = "go_http"
+    /// `bpf/mysql.bpf.c`: mysql_real_query calls of libmariadb / libmysqlclient.
+    case mysql = "mysql"
 
     /// The ELF object's bytes (decoded from the base64 literal the BPFCompiler plugin wrote).
     public var bytes: [UInt8] {
         let base64: String
         switch self {
         case .goHTTP: base64 = BPFObjects.go_http
+        case .mysql: base64 = BPFObjects.mysql
         }
         // The plugin wrote it from `base64 -w0` output: decoding cannot fail for a good build.
         return [UInt8](Data(base64Encoded: base64) ?? Data())
