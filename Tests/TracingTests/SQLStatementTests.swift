@@ -168,6 +168,9 @@ import TraceEvents
         e.captured = 8
         var bytes = withUnsafeBytes(of: e) { [UInt8]($0) }
         #expect(bytes.count == Int(UT_SIZEOF_MYSQL_EVENT.rawValue))
+        #expect(MemoryLayout<ut_mysql_event>.offset(of: \.mysql) == 40)
+        #expect(MemoryLayout<ut_mysql_event>.offset(of: \.length) == 56)
+        #expect(MemoryLayout<ut_mysql_event>.offset(of: \.captured) == 64)
         bytes += Array("SELECT 1".utf8)
         let d = MySQLEvent(bytes: bytes)
         #expect(d == MySQLEvent(pid: 10, tid: 11, startBootNanos: 100, endBootNanos: 250, handle: 0xabc,
