@@ -109,13 +109,17 @@ int mysql_query_return(struct pt_regs *ctx) {
         cap = UT_CAPTURE_MAX;
     __u32 n = 0;
     if (call->length == ~0ULL) {
-        /* NUL-terminated: the length is known only if the NUL is within the capture. */
+        /* NUL-terminated: read up to cap + 1 bytes before the NUL, so a
+         * string of exactly cap bytes is told apart from a longer one; the
+         * length is known only when the NUL came first. */
         if (cap > 0) {
-            long got = bpf_probe_read_user_str(r->stmt, cap & MYSQL_LEN_MASK, (void *)call->stmt);
+            long got = bpf_probe_read_user_str(r->stmt, (cap + 2) & MYSQL_LEN_MASK, (void *)call->stmt);
             if (got > 0) {
                 n = got - 1;
-                if (n + 1 < cap)
+                if (n <= cap)
                     r->ev.length = n;
+                else
+                    n = cap;
             } else {
                 r->ev.h.flags |= UT_FLAG_READ_FAILED;
             }

@@ -34,7 +34,7 @@ import TraceEvents
         reader.start()
 
         let outcomes = try client.runStatements()
-        #expect(outcomes.count == 10, "run_statements.py printed \(outcomes.count) lines")
+        #expect(outcomes.count == 12, "run_statements.py printed \(outcomes.count) lines")
         _ = sink.wait(for: outcomes.count, pid: client.pid)
         usleep(100_000) // anything extra would show up now
         let programs = try probes.object.programs()
@@ -53,7 +53,11 @@ import TraceEvents
         for o in outcomes {
             let full = Array(o.statement.utf8)
             let expected = Array(full.prefix(captureBytes))
-            let hits = remaining.filter { $0.statement == expected && $0.event.length == UInt64(full.count) }
+            // Length (unsigned long)-1 (NUL-terminated): the BPF side knows the
+            // length only when the NUL is within the capture.
+            let nul = o.nul_terminated == true
+            let length = nul && full.count > captureBytes ? UInt64.max : UInt64(full.count)
+            let hits = remaining.filter { $0.statement == expected && $0.event.length == length }
             #expect(hits.count == 1, "events for statement \(o.index) \(o.statement.prefix(60)): \(hits.count)")
             guard let r = hits.first else { continue }
             remaining.removeAll { $0.event.h.start_ns == r.event.h.start_ns }
@@ -67,7 +71,8 @@ import TraceEvents
         }
         #expect(matched.count == outcomes.count)
         #expect(zip(matched, matched.dropFirst()).allSatisfy { $0.event.h.end_ns <= $1.event.h.start_ns }, "events out of order")
-        #expect(Set(matched.map(\.event.mysql)).count == 1, "one connection, one MYSQL*")
+        // MySQLdb's connection and the ctypes one: one MYSQL* each.
+        #expect(Set(matched.map(\.event.mysql)).count == 2, "two connections, two MYSQL*")
         // Anything else the library sent through mysql_real_query (none expected from MySQLdb 1.4).
         if !remaining.isEmpty { print("mysql: \(remaining.count) extra events: \(remaining.map { $0.text.prefix(60) })") }
         #expect(remaining.isEmpty)
@@ -90,11 +95,25 @@ import TraceEvents
         } else {
             Issue.record("no event for the ~4 KB INSERT")
         }
+        if let long = outcomes.firstIndex(where: { $0.nul_terminated == true && $0.statement.utf8.count > 1024 }),
+           long < matched.count {
+            let r = matched[long]
+            #expect(Int(r.event.captured) == min(outcomes[long].statement.utf8.count, captureBytes))
+            #expect(r.event.length == (capture == nil ? UInt64.max : UInt64(outcomes[long].statement.utf8.count)))
+        }
         if let i = outcomes.firstIndex(where: { $0.statement == "SELECT SLEEP(0.05)" }), i < matched.count {
             let span = Int64(matched[i].durationNs), python = Int64(outcomes[i].duration_ns)
             print("mysql: SELECT SLEEP(0.05): span \(span) ns, python connection.query() \(python) ns")
-            #expect(abs(span - 50_000_000) < 1_000_000, "span \(span) ns, want 50 ms ± 1 ms")
+            // The probes' own accuracy: inside python's measurement of the same call, and within 1 ms of it.
             #expect(python - span >= 0 && python - span < 1_000_000, "python \(python) ns vs span \(span) ns")
+            #expect(span >= 50_000_000)
+            // 50 ms ± 1 ms, unless the server itself slept longer (a loaded machine), as
+            // python's independent measurement then shows too.
+            if python < 51_000_000 {
+                #expect(span < 51_000_000, "span \(span) ns, want 50 ms ± 1 ms")
+            } else {
+                print("mysql: SELECT SLEEP(0.05) took \(python) ns by python's own clock: server slow, 50 ± 1 ms not checked")
+            }
         }
 
         // Hits per statement: entry uprobe + uretprobe.

@@ -70,6 +70,8 @@ enum MySQLTestSupport {
         let ok: Bool
         let error: String?
         let duration_ns: UInt64
+        /// Sent with length (unsigned long)-1 through libmariadb directly.
+        let nul_terminated: Bool?
     }
 
     /// run_statements.py started with `--wait`: connected, and waiting for a

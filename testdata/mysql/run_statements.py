@@ -11,10 +11,15 @@ span that starts and ends at that call's entry and return.
 
 usage: run_statements.py --socket PATH [--user root] [--password ""]
        run_statements.py --host 127.0.0.1 --port 3306 [...]
+Two more statements follow through libmariadb itself (ctypes), passing
+(unsigned long)-1 as the length, which makes mysql_real_query call strlen:
+a short one and one of about 2 KB; their lines have "nul_terminated": true.
+
 A line "ready PID" is printed first; with --wait the script then waits for a
 line on stdin before running the statements (so probes can attach to it).
 """
 import argparse
+import ctypes
 import json
 import os
 import sys
@@ -47,6 +52,50 @@ STATEMENTS = [
     "SELECT COUNT(*) FROM ut_items",
 ]
 
+NUL_TERMINATED = [
+    "SELECT 'nul-terminated', 42",
+    "SELECT '" + "x" * 2000 + "' AS long_nul_terminated",
+]
+
+
+class NulTerminatedClient:
+    """A second connection through libmariadb.so.3 directly (the library
+    MySQLdb already loaded), for mysql_real_query(m, stmt, (unsigned long)-1)."""
+
+    def __init__(self, socket, user, password):
+        lib = ctypes.CDLL("libmariadb.so.3")
+        lib.mysql_init.restype = ctypes.c_void_p
+        lib.mysql_init.argtypes = [ctypes.c_void_p]
+        lib.mysql_real_connect.restype = ctypes.c_void_p
+        lib.mysql_real_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                           ctypes.c_char_p, ctypes.c_uint, ctypes.c_char_p, ctypes.c_ulong]
+        lib.mysql_real_query.restype = ctypes.c_int
+        lib.mysql_real_query.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulong]
+        lib.mysql_store_result.restype = ctypes.c_void_p
+        lib.mysql_store_result.argtypes = [ctypes.c_void_p]
+        lib.mysql_free_result.argtypes = [ctypes.c_void_p]
+        lib.mysql_error.restype = ctypes.c_char_p
+        lib.mysql_error.argtypes = [ctypes.c_void_p]
+        lib.mysql_close.argtypes = [ctypes.c_void_p]
+        self.lib = lib
+        self.m = lib.mysql_init(None)
+        if not lib.mysql_real_connect(self.m, None, user.encode(), password.encode(), None, 0,
+                                      socket.encode() if socket else None, 0):
+            raise RuntimeError(lib.mysql_error(self.m).decode())
+
+    def query(self, statement):
+        rc = self.lib.mysql_real_query(self.m, statement.encode(), ctypes.c_ulong(-1).value)
+        end = time.perf_counter_ns()
+        if rc != 0:
+            return end, self.lib.mysql_error(self.m).decode()
+        result = self.lib.mysql_store_result(self.m)
+        if result:
+            self.lib.mysql_free_result(result)
+        return end, None
+
+    def close(self):
+        self.lib.mysql_close(self.m)
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -64,6 +113,7 @@ def main():
     else:
         kw.update(host=args.host, port=args.port)
     conn = MySQLdb.connect(**kw)
+    raw = NulTerminatedClient(args.socket, args.user, args.password)
     print("ready %d" % os.getpid(), flush=True)
     if args.wait:
         sys.stdin.readline()
@@ -88,6 +138,19 @@ def main():
             "duration_ns": end - start,
         }), flush=True)
     conn.close()
+
+    for index, statement in enumerate(NUL_TERMINATED, start=len(STATEMENTS)):
+        start = time.perf_counter_ns()
+        end, error = raw.query(statement)
+        print(json.dumps({
+            "index": index,
+            "statement": statement,
+            "ok": error is None,
+            "error": error,
+            "duration_ns": end - start,
+            "nul_terminated": True,
+        }), flush=True)
+    raw.close()
 
 
 if __name__ == "__main__":
