@@ -10,6 +10,8 @@ public enum EmbeddedBPF: String, Sendable, CaseIterable {
     case goHTTP = "go_http"
     /// `bpf/openssl.bpf.c`: OpenSSL SSL_read/SSL_write(_ex) plaintext.
     case openSSL = "openssl"
+    /// `bpf/mysql.bpf.c`: mysql_real_query calls of libmariadb / libmysqlclient.
+    case mysql = "mysql"
 
     /// The ELF object's bytes (decoded from the base64 literal the BPFCompiler plugin wrote).
     public var bytes: [UInt8] {
@@ -17,6 +19,7 @@ public enum EmbeddedBPF: String, Sendable, CaseIterable {
         switch self {
         case .goHTTP: base64 = BPFObjects.go_http
         case .openSSL: base64 = BPFObjects.openssl
+        case .mysql: base64 = BPFObjects.mysql
         }
         // The plugin wrote it from `base64 -w0` output: decoding cannot fail for a good build.
         return [UInt8](Data(base64Encoded: base64) ?? Data())
