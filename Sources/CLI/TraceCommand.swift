@@ -21,13 +21,18 @@ struct TraceCommand: ParsableCommand {
         discussion: """
         Examples:
           uprobe-trace --pid 1234 --go-http                 # spans of a running Go server, one line each
+          uprobe-trace --ssl                                # HTTP over the host's libssl.so.3, every process
+          uprobe-trace --ssl --pid 4321                     # only the libssl that pid 4321 maps
+          uprobe-trace --mysql --pid 4321 --sql-literals    # mysql_real_query statements, literals kept
           uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
           uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
-        costs 2 uprobe hits. Needs root (or CAP_BPF, CAP_PERFMON and
+        costs 2 uprobe hits. --ssl costs 2 hits per SSL_read/SSL_write call
+        (several per request); --mysql 2 per query. TLS bodies are never
+        exported, nor Authorization/Cookie header values. Needs root (or CAP_BPF, CAP_PERFMON and
         CAP_SYS_PTRACE). OTEL_EXPORTER_OTLP_ENDPOINT, ..._TRACES_ENDPOINT,
         ..._HEADERS and OTEL_SERVICE_NAME are honoured.
 
@@ -44,6 +49,18 @@ struct TraceCommand: ParsableCommand {
 
     @Flag(name: .customLong("go-http"), help: "Trace Go net/http servers (ServeHTTP) and clients (Transport.roundTrip).")
     var goHTTP = false
+
+    @Option(name: .customLong("ssl"), help: ArgumentHelp("Trace HTTP/1.x over OpenSSL (SSL_read/SSL_write). The value is optional: a libssl path or name; omitted: the libssl the --pid maps, else the host's libssl.so.3.", valueName: "libssl"))
+    var ssl: String?
+
+    @Option(name: .customLong("mysql"), help: ArgumentHelp("Trace mysql_real_query. The value is optional: a libmariadb/libmysqlclient path or name; omitted: the one the --pid maps, else the host's.", valueName: "library"))
+    var mysql: String?
+
+    @Option(name: .customLong("capture-bytes"), help: ArgumentHelp("Bytes of TLS plaintext / SQL text copied per call (max 8192). Longer statements are marked truncated.", valueName: "n"))
+    var captureBytes: UInt32 = 1024
+
+    @Flag(name: .customLong("sql-literals"), help: "Export SQL statements as written; by default literals are replaced with ?.")
+    var sqlLiterals = false
 
     @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp("Send spans as OTLP/HTTP protobuf to this collector (…/v1/traces is added).", valueName: "url"))
     var otlpEndpoint: String?
@@ -63,48 +80,90 @@ struct TraceCommand: ParsableCommand {
         for p in pid.flatMap({ $0.split(separator: ",") }) {
             _ = try parsePID(String(p).trimmingCharacters(in: .whitespaces))
         }
-        if pid.isEmpty && exe.isEmpty {
-            throw ValidationError("nothing to trace: give --pid PID or --exe PATH")
+        if !goHTTP && ssl == nil && mysql == nil {
+            throw ValidationError("no probe family chosen: add --go-http, --ssl or --mysql")
         }
-        if !goHTTP {
-            throw ValidationError("no probe family chosen: add --go-http")
+        if goHTTP && pid.isEmpty && exe.isEmpty {
+            throw ValidationError("--go-http needs --pid PID or --exe PATH")
         }
+        if !exe.isEmpty && !goHTTP {
+            throw ValidationError("--exe applies to --go-http; --ssl and --mysql take the library itself (every process using it is traced)")
+        }
+        if captureBytes > 8192 { throw ValidationError("--capture-bytes is at most 8192") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
     }
 
     func run() throws {
         Signals.block()
         let environment = ProcessInfo.environment
-        let plans = try pids.map { try GoHTTPPlan.forProcess($0) } + exe.map { try GoHTTPPlan.forExecutable($0) }
-        let sinks = try Sinks(console: !quiet, jsonPath: otlpJSON, endpoint: otlpEndpoint, environment: environment)
-        let resources = ResourceCache(plans: plans, environment: environment)
-        let builder = GoHTTPSpans(clock: BootClock(), resource: { resources.resource(for: $0) })
+        let pids = self.pids
+        // Plans first: every target is checked before anything is attached.
+        let goPlans = goHTTP ? try pids.map { try GoHTTPPlan.forProcess($0) } + exe.map { try GoHTTPPlan.forExecutable($0) } : []
+        let libraryPids: [Int32?] = pids.isEmpty ? [nil] : pids.map { $0 }
+        let sslPlans = try ssl.map { spec in
+            try libraryPids.map { pid in
+                try LibraryPlan.resolve(spec: spec.isEmpty ? nil : spec, defaultNames: ["libssl.so.3", "libssl.so"], pid: pid,
+                                        functions: ["SSL_write", "SSL_write_ex", "SSL_read", "SSL_read_ex"], purpose: "--ssl")
+            }
+        } ?? []
+        let mysqlPlans = try mysql.map { spec in
+            try libraryPids.map { pid in
+                try LibraryPlan.resolve(spec: spec.isEmpty ? nil : spec,
+                                        defaultNames: ["libmariadb.so.3", "libmariadb.so", "libmysqlclient.so"], pid: pid,
+                                        functions: ["mysql_real_query"], purpose: "--mysql")
+            }
+        } ?? []
 
-        var probes: [GoHTTPProbes] = []
+        let sinks = try Sinks(console: !quiet, jsonPath: otlpJSON, endpoint: otlpEndpoint, environment: environment)
+        let resources = ResourceCache(plans: goPlans, environment: environment)
+        let clock = BootClock()
+        let resource: @Sendable (UInt32) -> Resource = { resources.resource(for: $0) }
+        let goSpans = GoHTTPSpans(clock: clock, resource: resource)
+        let sqlSpans = MySQLSpans(clock: clock, rawLiterals: sqlLiterals, resource: resource)
+        let tls = Mutex(TLSHTTPTracker(clock: clock, resource: resource))
+        let spanCount = Counter()
+        let emit: @Sendable ([Span]) -> Void = { spans in
+            spanCount.add(spans.count)
+            for span in spans { sinks.enqueue(span) }
+        }
+
+        var families: [any AttachedFamily] = []
         var readers: [RingBufferReader] = []
         defer {
             for r in readers { r.stop() }
-            for p in probes { p.detach() }
+            for f in families { f.detach() }
         }
-        let spanCount = Counter()
-        for plan in plans {
-            let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets,
-                                     points: plan.points.map { $0 })
-            probes.append(p)
-            let reader = try p.reader { bytes in
-                let span = bytes.withUnsafeBytes { GoHTTPEvent(bytes: $0) }.map(builder.span(for:))
-                if let span {
-                    spanCount.add(1)
-                    sinks.enqueue(span)
-                }
-            }
+        func start(_ family: any AttachedFamily, _ what: String, handler: @escaping RingBufferReader.Handler) throws {
+            families.append(family)
+            let reader = try family.reader(handler)
             reader.start()
             readers.append(reader)
+            Log.write("uprobe-trace: attached \(family.probeCount) probes to \(what)\n")
+        }
+        for plan in goPlans {
+            let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets, points: plan.points)
             let who = plan.pid.map { "pid \($0) (\(plan.displayPath), \(plan.goVersion))" } ?? "\(plan.displayPath) (\(plan.goVersion), every process)"
-            Log.write("uprobe-trace: attached \(p.probeCount) probes to \(who): \(plan.functions.joined(separator: ", "))\n")
+            try start(p, "\(who): \(plan.functions.joined(separator: ", "))") { bytes in
+                if let e = bytes.withUnsafeBytes({ GoHTTPEvent(bytes: $0) }) { emit([goSpans.span(for: e)]) }
+            }
+        }
+        for plan in sslPlans {
+            let o = plan.offsets
+            let p = try SSLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes,
+                                  points: SSLProbes.points(write: o["SSL_write"], writeEx: o["SSL_write_ex"], read: o["SSL_read"], readEx: o["SSL_read_ex"]))
+            try start(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): \(o.keys.sorted().joined(separator: ", "))") { bytes in
+                if let e = SSLEvent(bytes: bytes) { emit(tls.withLock { $0.consume(e) }) }
+            }
+        }
+        for plan in mysqlPlans {
+            guard let offset = plan.offsets["mysql_real_query"] else { continue }
+            let p = try MySQLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes, entryOffset: offset)
+            try start(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): mysql_real_query") { bytes in
+                if let e = MySQLEvent(bytes: bytes) { emit([sqlSpans.span(for: e)]) }
+            }
         }
 
-        let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: plans.compactMap(\.pid))
+        let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: pids)
         if case .processesExited(let gone) = reason {
             Log.write("uprobe-trace: traced process\(gone.count > 1 ? "es" : "") \(gone.map(String.init).joined(separator: ", ")) exited\n")
         }
@@ -112,9 +171,11 @@ struct TraceCommand: ParsableCommand {
         for r in readers { r.stop() }
         readers.removeAll()
         var lost: UInt64 = 0
-        for p in probes { lost += (try? p.lostEvents()) ?? 0 }
-        for p in probes { p.detach() }
-        probes.removeAll()
+        for f in families { lost += (try? f.lostEvents()) ?? 0 }
+        for f in families { f.detach() }
+        families.removeAll()
+        // Responses without a length end at the last write seen.
+        emit(tls.withLock { $0.flush() })
         let results = sinks.shutdown(timeout: 5)
         let exported = results.map { "\($0.counters.exported) to \($0.name)" }.joined(separator: ", ")
         let dropped = results.reduce(0) { $0 + $1.counters.dropped }
@@ -124,6 +185,18 @@ struct TraceCommand: ParsableCommand {
         }
     }
 }
+
+/// What the trace loop needs of an attached probe family.
+protocol AttachedFamily {
+    var probeCount: Int { get }
+    func reader(_ handler: @escaping RingBufferReader.Handler) throws(AttachError) -> RingBufferReader
+    func lostEvents() throws(AttachError) -> UInt64
+    func detach()
+}
+
+extension GoHTTPProbes: AttachedFamily {}
+extension SSLProbes: AttachedFamily {}
+extension MySQLProbes: AttachedFamily {}
 
 /// The exporters chosen on the command line, each behind a batching processor
 /// so the ring-buffer reader never blocks on I/O.
@@ -207,7 +280,7 @@ final class ResourceCache: Sendable {
         if let r = cache.withLock({ $0[pid] }) { return r }
         let exe = (try? ProcessImage(pid: Int32(bitPattern: pid)).mainExecutable) ?? nil
         let path = exe ?? "unknown"
-        let r = TracedProcess(pid: pid, executablePath: path, goVersion: goVersions[path] ?? goVersions.values.first)
+        let r = TracedProcess(pid: pid, executablePath: path, goVersion: goVersions[path])
             .resource(environment: environment)
         cache.withLock { $0[pid] = r }
         return r

@@ -31,7 +31,7 @@ struct UprobeTrace: ParsableCommand {
 enum Main {
     static func main() {
         do {
-            var command = try UprobeTrace.parseAsRoot()
+            var command = try UprobeTrace.parseAsRoot(normalizedArguments(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let e as SymbolsError {
             Log.error(e.description)
@@ -63,6 +63,21 @@ enum Main {
             exit(2)
         }
     }
+}
+
+/// `--ssl` and `--mysql` take an optional value: alone (at the end, or before
+/// another option) they mean "find the library"; the parser wants a value, so
+/// an empty one stands for that.
+func normalizedArguments(_ args: [String]) -> [String] {
+    var out: [String] = []
+    for (i, a) in args.enumerated() {
+        out.append(a)
+        if a == "--ssl" || a == "--mysql" {
+            let next = i + 1 < args.count ? args[i + 1] : nil
+            if next == nil || next!.hasPrefix("-") { out.append("") }
+        }
+    }
+    return out
 }
 
 /// Errors that belong to the command line itself.

@@ -97,6 +97,7 @@ public enum ProbePlanError: Error, Sendable, CustomStringConvertible {
     case wrongMachine(target: String, machine: String)
     case notGo(target: String)
     case noHTTP(target: String)
+    case missingFunctions(library: String, functions: [String], purpose: String)
 
     public var description: String {
         switch self {
@@ -106,6 +107,8 @@ public enum ProbePlanError: Error, Sendable, CustomStringConvertible {
             return "\(t) is not a Go program (no Go build info or pclntab); hint: --go-http traces programs built with the Go toolchain"
         case .noHTTP(let t):
             return "\(t) contains no net/http server or client code; hint: nothing for --go-http to trace there"
+        case .missingFunctions(let lib, let fs, let purpose):
+            return "\(lib) defines none of \(fs.joined(separator: ", ")); hint: \(purpose) needs the library that exports them; check with `uprobe-trace symbols dump \(lib) --grep \(fs.first ?? "")`"
         }
     }
 }

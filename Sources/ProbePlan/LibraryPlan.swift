@@ -1,0 +1,56 @@
+import Symbols
+
+/// A C library to probe (libssl, libmariadb, ...) and the uprobe file offsets
+/// of the functions wanted in it, resolved through `.dynsym` (versioned names
+/// like `SSL_read@@OPENSSL_3.0.0` match their bare name).
+public struct LibraryPlan: Sendable {
+    /// The path the kernel resolves for the uprobes (through /proc/PID/root for a pid).
+    public let attachPath: String
+    /// The library as the process (or the host) names it.
+    public let displayPath: String
+    public let pid: Int32?
+    /// File offset of each wanted function the library defines.
+    public let offsets: [String: UInt64]
+
+    /// - Parameters:
+    ///   - spec: a path or a bare name (`libssl.so.3`); nil: the first of `defaultNames`
+    ///     that the process maps (with a pid) or that the host has.
+    ///   - defaultNames: library name patterns, e.g. `["libssl.so"]`.
+    ///   - functions: the functions to find; at least one must exist.
+    public static func resolve(spec: String?, defaultNames: [String], pid: Int32?, functions: [String],
+                               purpose: String) throws -> LibraryPlan {
+        let elf: ELFFile
+        let attachPath: String
+        let displayPath: String
+        if let pid {
+            let image = try ProcessImage(pid: pid)
+            let object = try spec.map { try image.object(forTarget: $0) } ?? LibraryLocator.findMapped(defaultNames, in: image)
+            elf = try image.openObject(object)
+            attachPath = image.accessPath(for: object)
+            displayPath = object.path
+        } else {
+            var path: String?
+            var lastError: Error?
+            for name in spec.map({ [$0] }) ?? defaultNames {
+                do { path = try LibraryLocator.resolveTarget(name); break } catch { lastError = error }
+            }
+            guard let path else { throw lastError ?? SymbolsError.libraryNotFound(name: defaultNames.joined(separator: ", "), pid: nil) }
+            elf = try ELFFile(path: path)
+            attachPath = path
+            displayPath = path
+        }
+        guard elf.header.isX86_64 else {
+            throw ProbePlanError.wrongMachine(target: displayPath, machine: elf.header.machineName)
+        }
+        var offsets: [String: UInt64] = [:]
+        for f in functions {
+            if let sym = try elf.lookup(f).first(where: { $0.isFunction }), let off = elf.fileOffset(of: sym) {
+                offsets[f] = off
+            }
+        }
+        guard !offsets.isEmpty else {
+            throw ProbePlanError.missingFunctions(library: displayPath, functions: functions, purpose: purpose)
+        }
+        return LibraryPlan(attachPath: attachPath, displayPath: displayPath, pid: pid, offsets: offsets)
+    }
+}
