@@ -28,8 +28,8 @@ test: setup fixtures
 	# against the server's own clock) must not share 2 cores with the blocking,
 	# process-driving suites. All groups run; the target fails if any did.
 	$(SWIFT) test --skip-build --filter OTLPTests; a=$$?; \
-	$(SWIFT) test --skip-build --skip OTLPTests --skip GoHTTPTraceTests; b=$$?; \
-	$(SWIFT) test --skip-build --filter GoHTTPTraceTests; c=$$?; \
+	$(SWIFT) test --skip-build --skip OTLPTests --skip GoHTTPTraceTests --skip LibraryTraceTests; b=$$?; \
+	$(SWIFT) test --skip-build --filter "GoHTTPTraceTests|LibraryTraceTests"; c=$$?; \
 	test $$a -eq 0 -a $$b -eq 0 -a $$c -eq 0
 
 bench: release fixtures

@@ -5,44 +5,6 @@ import Testing
 /// built from testdata, real clients. The tool runs as a separate process,
 /// exactly as a user runs it.
 @Suite(.serialized) struct GoHTTPTraceTests {
-    /// A background process whose stderr lines we can wait for.
-    final class Background {
-        let process = Process()
-        let stdout: LineReader
-        let stderrPipe = Pipe()
-        private var stderrText = ""
-
-        init(_ exe: String, _ args: [String], environment: [String: String]? = nil) throws {
-            process.executableURL = URL(fileURLWithPath: exe)
-            process.arguments = args
-            if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = stderrPipe
-            try process.run()
-            stdout = LineReader(out.fileHandleForReading)
-        }
-
-        /// Reads stderr until a line containing `text` (or EOF); returns everything read.
-        func waitForStderr(_ text: String) -> String {
-            let reader = LineReader(stderrPipe.fileHandleForReading)
-            while let line = reader.next() {
-                stderrText += line + "\n"
-                if line.contains(text) { break }
-            }
-            return stderrText
-        }
-
-        func interruptAndWait() -> (status: Int32, stderr: String) {
-            if process.isRunning { kill(process.processIdentifier, SIGINT) }
-            let rest = stderrPipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, stderrText + String(decoding: rest, as: UTF8.self))
-        }
-
-        deinit { if process.isRunning { process.terminate() } }
-    }
-
     struct Server {
         let bg: Background
         let address: String
@@ -69,34 +31,6 @@ import Testing
                                          address, String(concurrency)], stdin: targets.joined(separator: "\n") + "\n")
         #expect(r.status == 0, "\(r.stderr)")
         return try r.stdout.split(separator: "\n").map { try JSONDecoder().decode(Reply.self, from: Data($0.utf8)) }
-    }
-
-    /// Spans of an OTLP JSON lines file, flattened: (span object, resource attributes).
-    func spans(inJSONLines path: String) throws -> [[String: Any]] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        var out: [[String: Any]] = []
-        for line in text.split(separator: "\n") {
-            let doc = try json(String(line))
-            for rs in doc["resourceSpans"] as? [[String: Any]] ?? [] {
-                for ss in rs["scopeSpans"] as? [[String: Any]] ?? [] {
-                    for s in ss["spans"] as? [[String: Any]] ?? [] {
-                        var s = s
-                        s["_resource"] = rs["resource"]
-                        out.append(s)
-                    }
-                }
-            }
-        }
-        return out
-    }
-
-    func attributes(_ span: [String: Any]) -> [String: String] {
-        var out: [String: String] = [:]
-        for kv in span["attributes"] as? [[String: Any]] ?? [] {
-            guard let k = kv["key"] as? String, let v = kv["value"] as? [String: Any], let first = v.values.first else { continue }
-            out[k] = "\(first)"
-        }
-        return out
     }
 
     /// A fixed request plan: handler sleeps 0–20 ms, statuses 200/404/500, panics; each target unique.

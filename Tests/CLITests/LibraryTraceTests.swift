@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+
+/// `uprobe-trace --ssl` and `--mysql` end to end, as root, as a user runs them:
+/// Debian's python3 (libssl.so.3 through _ssl, libmariadb.so.3 through
+/// MySQLdb), curl, and a private mariadbd.
+@Suite(.serialized) struct LibraryTraceTests {
+    static let python = "/usr/bin/python3"
+
+    struct HTTPSServer {
+        let bg: Background
+        let port: String
+        var pid: Int32 { bg.process.processIdentifier }
+
+        init() throws {
+            bg = try Background(LibraryTraceTests.python, [Repo.testdata.appendingPathComponent("python/https_server.py").path])
+            let first = try #require(bg.stdout.next())
+            port = String(first.dropFirst("listening ".count))
+        }
+
+        /// The server's own per-request measurement (ns) by path+query.
+        func timings() throws -> [String: Double] {
+            var out: [String: Double] = [:]
+            for line in try run("/usr/bin/curl", ["-sk", "https://127.0.0.1:\(port)/_timings"]).stdout.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, let ns = Double(parts[1]) { out[String(parts[0])] = ns }
+            }
+            return out
+        }
+    }
+
+    func canRun() -> Bool {
+        requireFixtures() && requireRoot()
+            && require(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "curl missing")
+            && require(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl CLI missing")
+    }
+
+    func targets(_ n: Int) -> [String] {
+        (0..<n).map { i in
+            switch i % 5 {
+            case 0: return "/status?code=404&id=\(i)"
+            case 1: return "/status?code=500&id=\(i)"
+            default: return "/sleep?ms=\(i % 7)&id=\(i)"
+            }
+        }
+    }
+
+    /// One curl process, keep-alive over one TLS connection: statuses in order.
+    func curl(_ port: String, _ targets: [String]) throws -> [String] {
+        var args = ["-sk", "-w", "%{http_code}\n"]
+        for t in targets { args += ["-o", "/dev/null", "https://127.0.0.1:\(port)\(t)"] }
+        return try run("/usr/bin/curl", args).stdout.split(separator: "\n").map(String.init)
+    }
+
+    func target(_ span: [String: Any]) -> String {
+        let a = attributes(span)
+        return (a["url.path"] ?? "?") + (a["url.query"].map { "?" + $0 } ?? "")
+    }
+
+    @Test func tlsServerAndClientSpans() throws {
+        guard canRun() else { return }
+        let server = try HTTPSServer()
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let tracer = try Background(Repo.tool, ["--ssl", "--otlp-json", json, "--quiet"])
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.contains("libssl.so.3 (every process)"), "\(attached)")
+
+        let plan = targets(100)
+        let statuses = try curl(server.port, plan)
+        #expect(statuses.count == 100)
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains(" 0 events lost"), "\(stderr)")
+        let measured = try server.timings()
+
+        let all = try spans(inJSONLines: json)
+        let serverSpans = all.filter { $0["kind"] as? Int == 2 && attributes($0["_resource"] as? [String: Any] ?? [:])["process.pid"] == String(server.pid) }
+        let clientSpans = all.filter { $0["kind"] as? Int == 3 && attributes($0["_resource"] as? [String: Any] ?? [:])["process.executable.name"] == "curl" }
+        #expect(serverSpans.count == 100, "SERVER spans: \(serverSpans.count)")
+        #expect(clientSpans.count == 100, "CLIENT spans: \(clientSpans.count)")
+        var diffs: [Double] = []
+        for (t, code) in zip(plan, statuses) {
+            let s = serverSpans.filter { target($0) == t }
+            let c = clientSpans.filter { target($0) == t }
+            #expect(s.count == 1 && c.count == 1, "\(t): \(s.count) server, \(c.count) client spans")
+            for span in s + c {
+                let a = attributes(span)
+                #expect(a["http.request.method"] == "GET" && a["http.response.status_code"] == code, "\(t): \(a)")
+            }
+            if let span = s.first, let own = measured[t],
+               let start = UInt64(span["startTimeUnixNano"] as? String ?? ""), let end = UInt64(span["endTimeUnixNano"] as? String ?? "") {
+                diffs.append(abs(Double(end - start) - own) / 1000)
+            }
+            if let c = c.first { #expect(attributes(c)["url.full"]?.hasPrefix("https://127.0.0.1:\(server.port)/") == true) }
+        }
+        diffs.sort()
+        #expect(diffs.count == 100)
+        if !diffs.isEmpty {
+            let p50 = diffs[diffs.count / 2], p99 = diffs[Int(Double(diffs.count) * 0.99)]
+            print("TLS server spans: |duration - server's own measurement| p50 \(p50) us, p99 \(p99) us, max \(diffs.last!) us")
+            #expect(p99 < 500, "p99 \(p99) us")
+        }
+        // Privacy: no body bytes and no credentials leave the tool.
+        let text = try String(contentsOfFile: json, encoding: .utf8)
+        #expect(!text.contains("slept"), "response bodies are never exported")
+    }
+
+    /// With --pid, only that process's spans (the server's), none from curl.
+    @Test func tlsWithPidTracesOnlyThatProcess() throws {
+        guard canRun() else { return }
+        let server = try HTTPSServer()
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-pid-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let tracer = try Background(Repo.tool, ["--ssl", "--pid", String(server.pid), "--otlp-json", json, "--quiet"])
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.contains("pid \(server.pid)"), "\(attached)")
+        _ = try run("/usr/bin/curl", ["-sk", "-H", "Authorization: Bearer s3cret", "-o", "/dev/null", "https://127.0.0.1:\(server.port)/sleep?ms=1",
+                                      "-o", "/dev/null", "https://127.0.0.1:\(server.port)/status?code=201"])
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let all = try spans(inJSONLines: json)
+        #expect(all.count == 2 && all.allSatisfy { $0["kind"] as? Int == 2 }, "\(all.count) spans")
+        #expect(Set(all.map(target)) == ["/sleep?ms=1", "/status?code=201"])
+        #expect(!(try String(contentsOfFile: json, encoding: .utf8)).contains("s3cret"))
+    }
+
+    @Test func mysqlStatementSpans() throws {
+        guard canRun(),
+              require(["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].contains(where: FileManager.default.isExecutableFile), "mariadb-server missing"),
+              require((try? run(Self.python, ["-c", "import MySQLdb"]).status) == 0, "python3-mysqldb missing") else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mariadb-\(getpid())-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let script = Repo.testdata.appendingPathComponent("mysql/mariadb.sh").path
+        let started = try run("/bin/bash", [script, "start", dir, String(getpid())])
+        defer { _ = try? run("/bin/bash", [script, "stop", dir]); try? FileManager.default.removeItem(atPath: dir) }
+        let socket = try #require(started.stdout.split(separator: "\n").last.map(String.init), "\(started.stderr)")
+
+        for raw in [false, true] {
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("mysql-\(getpid())-\(raw).jsonl").path
+            defer { try? FileManager.default.removeItem(atPath: json) }
+            let tracer = try Background(Repo.tool, ["--mysql", "--otlp-json", json, "--quiet"] + (raw ? ["--sql-literals"] : []))
+            let attached = tracer.waitForStderr("attached")
+            #expect(attached.contains("libmariadb.so.3"), "\(attached)")
+            let out = try run(Self.python, [Repo.testdata.appendingPathComponent("mysql/run_statements.py").path, "--socket", socket])
+            let lines = out.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
+            #expect(lines.count == 12, "\(out.stderr)")
+            usleep(300_000)
+            let (status, stderr) = tracer.interruptAndWait()
+            #expect(status == 0, "\(stderr)")
+            let sql = try spans(inJSONLines: json).filter { attributes($0)["db.system.name"] == "mysql" }
+            // MySQLdb's connect runs `SET autocommit=0` itself: a real mysql_real_query call, traced too.
+            #expect(sql.count == 13, "\(sql.count) MySQL spans: \(sql.map { attributes($0)["db.query.text"] ?? "" })")
+            #expect(attributes(sql.first ?? [:])["db.query.text"] == (raw ? "SET autocommit=0" : "SET autocommit=?"))
+            let byText = Dictionary(sql.map { (attributes($0)["db.query.text"] ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+
+            let failing = try #require(sql.first { attributes($0)["db.query.text"]?.contains("no_such_table") == true })
+            #expect((failing["status"] as? [String: Any])?["code"] as? Int == 2)
+            let sleep = try #require(sql.first { attributes($0)["db.query.text"]?.hasPrefix("SELECT SLEEP") == true })
+            #expect(sleep["name"] as? String == "SELECT")
+            let ns = Double(UInt64(sleep["endTimeUnixNano"] as? String ?? "0")! - UInt64(sleep["startTimeUnixNano"] as? String ?? "0")!)
+            #expect(ns >= 50_000_000 && ns < 51_000_000 + 2_000_000, "SLEEP(0.05) span \(ns / 1e6) ms")
+            let long = try #require(sql.first { attributes($0)["uprobe_trace.db.query.truncated"] == "1" || attributes($0)["uprobe_trace.db.query.truncated"] == "true" })
+            #expect(long["name"] as? String == "INSERT")
+            if raw {
+                #expect(byText.keys.contains { $0.contains("'alice'") }, "--sql-literals keeps literals")
+            } else {
+                #expect(!byText.keys.contains { $0.contains("alice") }, "literals replaced by ?")
+                #expect(byText.keys.contains("SELECT id, name FROM ut_items WHERE name = ? AND id IN (?, ?, ?) AND score > ?"), "\(byText.keys.sorted())")
+            }
+        }
+    }
+}
