@@ -25,8 +25,14 @@ public enum ConsoleLine {
         return sanitized(line)
     }
 
-    /// `GET /path?query → 200` for HTTP spans, the span name otherwise.
+    /// `GET /path?query → 200` for HTTP spans, the statement for SQL spans, the span name otherwise.
     static func subject(_ span: Span) -> String {
+        if case .string(let query)? = span.attribute("db.query.text") {
+            // SQL spans: the (sanitized) statement says more than the operation name.
+            // Newlines and tabs inside a statement become spaces: one span, one line.
+            let flat = String(query.map { $0 == "\n" || $0 == "\r" || $0 == "\t" ? " " : $0 })
+            return flat.count > 120 ? String(flat.prefix(120)) + "…" : flat
+        }
         guard case .string(let method)? = span.attribute("http.request.method") else { return span.name }
         var s = method
         if case .string(let path)? = span.attribute("url.path") {

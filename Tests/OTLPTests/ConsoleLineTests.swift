@@ -16,9 +16,18 @@ import Tracing
         #expect(ConsoleLine.format(Fixtures.server(), utcOffset: -23 * 3600).hasPrefix("23:13:20.123456 "))
     }
 
-    @Test func nonHTTPSpanUsesNameAndShowsError() {
+    @Test func sqlSpanShowsStatementAndError() {
         #expect(ConsoleLine.format(Fixtures.mysql(), utcOffset: 0)
-            == "22:13:20.123457 CLIENT SELECT  2.500 ms  pid 99  trace 00000000…  ERROR Table 'shop.t' doesn't exist")
+            == "22:13:20.123457 CLIENT SELECT * FROM t WHERE id = ?  2.500 ms  pid 99  trace 00000000…  ERROR Table 'shop.t' doesn't exist")
+        var multiline = Fixtures.mysql()
+        multiline.attributes = [.string("db.query.text", "SELECT a\n  FROM t\tWHERE x = ?")]
+        #expect(ConsoleLine.format(multiline, utcOffset: 0).contains("CLIENT SELECT a   FROM t WHERE x = ?  2.500 ms"))
+    }
+
+    @Test func otherSpanUsesName() {
+        var plain = Fixtures.mysql()
+        plain.attributes = []
+        #expect(ConsoleLine.format(plain, utcOffset: 0).hasPrefix("22:13:20.123457 CLIENT SELECT  2.500 ms"))
     }
 
     @Test func noQueryNoStatusNoPid() {
