@@ -183,12 +183,15 @@ final class TestHTTPReceiver: @unchecked Sendable {
         return r.port
     }
 
+    /// Stops accepting. The accept thread closes the listener itself when it sees the
+    /// shutdown: closing it here could let the fd number be reused by another test's
+    /// listener before this thread reaches accept(), which would then steal its connections.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let conn = accept(listener, nil, nil)
             if conn < 0 {
