@@ -175,6 +175,19 @@ static __always_inline void go_emit(struct go_inflight *in) {
     bpf_ringbuf_submit(e, 0);
 }
 
+/* The request pending on the current goroutine in `map` (key filled in), or NULL. */
+static __always_inline struct go_inflight *go_pending(struct pt_regs *ctx, void *map, struct go_key *key) {
+    if (go_current_key(ctx, key) < 0)
+        return 0;
+    return bpf_map_lookup_elem(map, key);
+}
+
+/* Sends the finished request and forgets it. */
+static __always_inline void go_finish(void *map, struct go_key *key, struct go_inflight *in) {
+    go_emit(in);
+    bpf_map_delete_elem(map, key);
+}
+
 /*
  * Hooks the entry of net/http.serverHandler.ServeHTTP(sh, rw, req)
  * (Go 1.17..1.26, amd64 ABIInternal): RAX = sh (its *Server), RBX = rw's itab,
@@ -200,9 +213,7 @@ int go_server_return(struct pt_regs *ctx) {
         return 0;
     __u64 end = bpf_ktime_get_boot_ns();
     struct go_key key;
-    if (go_current_key(ctx, &key) < 0)
-        return 0;
-    struct go_inflight *in = bpf_map_lookup_elem(&go_server_inflight, &key);
+    struct go_inflight *in = go_pending(ctx, &go_server_inflight, &key);
     if (!in)
         return 0;
     in->ev.h.end_ns = end;
@@ -210,8 +221,7 @@ int go_server_return(struct pt_regs *ctx) {
         bpf_probe_read_user(&in->ev.status, sizeof(in->ev.status),
                             (void *)(in->response + ut_cfg.go.response_status)) < 0)
         in->ev.h.flags |= UT_FLAG_READ_FAILED;
-    go_emit(in);
-    bpf_map_delete_elem(&go_server_inflight, &key);
+    go_finish(&go_server_inflight, &key, in);
     return 0;
 }
 
@@ -228,16 +238,13 @@ int go_conn_serve_return(struct pt_regs *ctx) {
         return 0;
     __u64 end = bpf_ktime_get_boot_ns();
     struct go_key key;
-    if (go_current_key(ctx, &key) < 0)
-        return 0;
-    struct go_inflight *in = bpf_map_lookup_elem(&go_server_inflight, &key);
+    struct go_inflight *in = go_pending(ctx, &go_server_inflight, &key);
     if (!in)
         return 0;
     in->ev.h.end_ns = end;
     in->ev.h.flags |= UT_FLAG_PANIC;
     in->ev.status = 500;
-    go_emit(in);
-    bpf_map_delete_elem(&go_server_inflight, &key);
+    go_finish(&go_server_inflight, &key, in);
     return 0;
 }
 
@@ -267,9 +274,7 @@ int go_client_return(struct pt_regs *ctx) {
     __u64 end = bpf_ktime_get_boot_ns();
     __u64 resp = ctx->rax, err_itab = ctx->rbx;
     struct go_key key;
-    if (go_current_key(ctx, &key) < 0)
-        return 0;
-    struct go_inflight *in = bpf_map_lookup_elem(&go_client_inflight, &key);
+    struct go_inflight *in = go_pending(ctx, &go_client_inflight, &key);
     if (!in)
         return 0;
     in->ev.h.end_ns = end;
@@ -279,7 +284,6 @@ int go_client_return(struct pt_regs *ctx) {
                                    (void *)(resp + ut_cfg.go.client_status_code)) < 0) {
         in->ev.h.flags |= UT_FLAG_READ_FAILED;
     }
-    go_emit(in);
-    bpf_map_delete_elem(&go_client_inflight, &key);
+    go_finish(&go_client_inflight, &key, in);
     return 0;
 }

@@ -157,7 +157,12 @@ public final class BatchSpanProcessor: Sendable {
     }
 
     private func isReady(_ s: State, now: ContinuousClock.Instant) -> Bool {
-        if s.shuttingDown || s.flushRequests > 0 { return true }
+        // Shutting down: drain, then the worker stops. A flush with nothing queued is
+        // already satisfied: counting it as ready made the worker spin (a new timer task
+        // per turn) for as long as flush() polled, starving everything else.
+        if s.shuttingDown { return true }
+        if s.queue.isEmpty { return false }
+        if s.flushRequests > 0 { return true }
         if s.queue.count >= configuration.maxBatchSize { return true }
         if let oldest = s.oldestEnqueued, !s.queue.isEmpty,
            now >= oldest + .seconds(configuration.scheduleDelay) { return true }

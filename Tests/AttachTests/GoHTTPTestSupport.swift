@@ -67,14 +67,16 @@ enum GoHTTPTestSupport {
         run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"] + extra + [url]).1
     }
 
-    /// A running testdata Go server (`listening 127.0.0.1:PORT` on its first line).
+    /// A fixture server that prints `listening ADDRESS` as its first line (the
+    /// Go servers print host:port, the Python HTTPS server a port); killed on deinit.
     final class Server {
         let process = Process()
         let address: String
         var pid: Int32 { process.processIdentifier }
 
-        init(binary: String) throws {
+        init(binary: String, arguments: [String] = []) throws {
             process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
@@ -88,13 +90,14 @@ enum GoHTTPTestSupport {
             let text = String(decoding: line, as: UTF8.self)
             guard text.hasPrefix("listening ") else {
                 process.terminate()
-                throw FixtureError(message: "\(binary) printed \(text.debugDescription), not `listening ADDR`")
+                throw FixtureError(message: "\(binary) \(arguments) printed \(text.debugDescription), not `listening ADDR`")
             }
             address = String(text.dropFirst("listening ".count))
         }
 
         deinit {
-            process.terminate()
+            // SIGKILL: a child of a test thread inherits libdispatch's blocked SIGTERM.
+            kill(pid, SIGKILL)
             process.waitUntilExit()
         }
     }

@@ -46,40 +46,6 @@ import Tracing
                                 read: try offset("SSL_read"), readEx: try offset("SSL_read_ex"))
     }
 
-    /// The python HTTPS server (`listening PORT` on its first line).
-    final class Server {
-        let process = Process()
-        let port: Int
-        var pid: Int32 { process.processIdentifier }
-
-        init() throws {
-            process.executableURL = URL(fileURLWithPath: SSLBPFTests.python)
-            process.arguments = [SSLBPFTests.serverScript]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var line = Data()
-            while true {
-                let byte = out.fileHandleForReading.readData(ofLength: 1)
-                if byte.isEmpty || byte.first == 10 { break }
-                line.append(byte)
-            }
-            let text = String(decoding: line, as: UTF8.self)
-            guard text.hasPrefix("listening "), let port = Int(text.dropFirst("listening ".count)) else {
-                process.terminate()
-                throw GoHTTPTestSupport.FixtureError(message: "https_server.py printed \(text.debugDescription)")
-            }
-            self.port = port
-        }
-
-        deinit {
-            // SIGKILL: a child of a test thread inherits libdispatch's blocked SIGTERM.
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
     /// Runs curl on `urls` (one process: one kept-alive connection); its pid and the status codes.
     static func curl(_ urls: [String]) throws -> (Int32, [String]) {
         let p = Process()
@@ -99,7 +65,8 @@ import Tracing
         guard Self.canRun() else { return }
         let points = try Self.points()
         #expect(points.count == 8, "entry + return of SSL_write, SSL_write_ex, SSL_read, SSL_read_ex")
-        let server = try Server()
+        let server = try GoHTTPTestSupport.Server(binary: Self.python, arguments: [Self.serverScript])
+        let port = try #require(Int(server.address))
         let stats = try BPFRunStatistics()
         // Any process: the curl pids are not known before they start.
         let probes = try SSLProbes(libraryPath: Self.libssl, pid: nil, captureBytes: 4096, points: points)
@@ -108,7 +75,7 @@ import Tracing
         let reader = try probes.reader { bytes in records.withLock { $0.append(bytes) } }
         reader.start()
 
-        let base = "https://127.0.0.1:\(server.port)"
+        let base = "https://127.0.0.1:\(port)"
         let (curl1, codes1) = try Self.curl(["\(base)/sleep?ms=20", "\(base)/status?code=404", "\(base)/sleep?ms=1&x=y"])
         let (curl2, codes2) = try Self.curl(["\(base)/status?code=503"])
         #expect(codes1 == ["200", "404", "200"])
