@@ -172,8 +172,6 @@ struct TraceCommand: ParsableCommand {
         readers.removeAll()
         var lost: UInt64 = 0
         for f in families { lost += (try? f.lostEvents()) ?? 0 }
-        for f in families { f.detach() }
-        families.removeAll()
         // Responses without a length end at the last write seen.
         emit(tls.withLock { $0.flush() })
         let results = sinks.shutdown(timeout: 5)
@@ -183,6 +181,12 @@ struct TraceCommand: ParsableCommand {
         if dropped > 0, let e = results.compactMap({ $0.counters.lastError }).first {
             Log.note("last export error: \(e)")
         }
+        // Last, because it is slow: the kernel waits for an RCU grace period per
+        // uprobe it removes (~150 ms each here, whether or not the process lives).
+        let probes = families.reduce(0) { $0 + $1.probeCount }
+        if probes > 8 { Log.write("uprobe-trace: detaching \(probes) probes (the kernel takes ~0.15 s each)\n") }
+        for f in families { f.detach() }
+        families.removeAll()
     }
 }
 
