@@ -95,7 +95,7 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         Signals.block()
-        let environment = ProcessInfo.environment
+        let environment = Environment.variables
         let pids = self.pids
         // Plans first: every target is checked before anything is attached.
         let goPlans = goHTTP ? try pids.map { try GoHTTPPlan.forProcess($0) } + exe.map { try GoHTTPPlan.forExecutable($0) } : []
@@ -292,8 +292,8 @@ final class ResourceCache: Sendable {
 }
 
 /// The process environment as a dictionary (Foundation-free).
-enum ProcessInfo {
-    static var environment: [String: String] {
+enum Environment {
+    static var variables: [String: String] {
         var out: [String: String] = [:]
         var p = environ
         while let entry = p.pointee {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Converts the kernel's CLOCK_BOOTTIME nanoseconds (what BPF's
 /// `bpf_ktime_get_boot_ns()` returns) to wall-clock Unix nanoseconds.
@@ -9,17 +10,16 @@ import Glibc
 /// back-to-back reads (the pair whose surrounding BOOTTIME reads are closest,
 /// so a preemption between them cannot skew it) and re-measured on demand
 /// (`refresh()`), e.g. periodically, to follow NTP steps.
-public final class BootClock: @unchecked Sendable {
-    private let lock = Mutex()
-    private var offset: Int64
+public final class BootClock: Sendable {
+    private let offset: Mutex<Int64>
 
     public init() {
-        offset = BootClock.measureOffset()
+        offset = Mutex(BootClock.measureOffset())
     }
 
     /// Wall-clock nanoseconds since the Unix epoch for a CLOCK_BOOTTIME reading.
     public func unixNanos(fromBoot boot: UInt64) -> UInt64 {
-        let o = lock.withLock { offset }
+        let o = offset.withLock { $0 }
         let v = Int64(bitPattern: boot) &+ o
         return v > 0 ? UInt64(v) : 0
     }
@@ -27,7 +27,7 @@ public final class BootClock: @unchecked Sendable {
     /// Measures the offset again.
     public func refresh() {
         let o = BootClock.measureOffset()
-        lock.withLock { offset = o }
+        offset.withLock { $0 = o }
     }
 
     /// REALTIME − BOOTTIME in ns, from the tightest of `samples` bracketed reads.
@@ -52,18 +52,5 @@ public final class BootClock: @unchecked Sendable {
         var ts = timespec()
         clock_gettime(clock, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-}
-
-/// A pthread mutex; small and dependency-free.
-final class Mutex: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return try body()
     }
 }

@@ -1,29 +1,32 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Random 64-bit words for trace and span ids, from the kernel's CSPRNG
 /// (getentropy(3), i.e. getrandom(2), the source SystemRandomNumberGenerator
 /// uses) but fetched 256 bytes per call instead of 8: at
 /// tens of thousands of spans a second, one syscall per id word showed up in
 /// the traced server's throughput.
-final class SecureRandom: @unchecked Sendable {
+final class SecureRandom: Sendable {
     static let shared = SecureRandom()
 
-    private let lock = Mutex()
-    private var buffer = [UInt64](repeating: 0, count: 512)
-    private var index = 512
+    private struct Pool {
+        var buffer = [UInt64](repeating: 0, count: 512)
+        var index = 512
+    }
+    private let pool = Mutex(Pool())
 
     func next() -> UInt64 {
-        lock.withLock {
-            if index == buffer.count { refill() }
-            defer { index += 1 }
-            return buffer[index]
+        pool.withLock { p in
+            if p.index == p.buffer.count { SecureRandom.refill(&p) }
+            defer { p.index += 1 }
+            return p.buffer[p.index]
         }
     }
 
-    private func refill() {
-        buffer.withUnsafeMutableBytes { raw in
+    private static func refill(_ p: inout Pool) {
+        p.buffer.withUnsafeMutableBytes { raw in
             var off = 0
             while off < raw.count {
                 if getentropy(raw.baseAddress! + off, min(256, raw.count - off)) == 0 {
@@ -36,6 +39,6 @@ final class SecureRandom: @unchecked Sendable {
                 }
             }
         }
-        index = 0
+        p.index = 0
     }
 }
