@@ -119,6 +119,19 @@ public final class BPFObject: @unchecked Sendable {
         }
     }
 
+    /// Before load: map `mapName` will be the existing map `fd` (same type and
+    /// sizes) instead of a new one (`bpf_map__reuse_fd`, which dups `fd`).
+    public func reuseMap(_ mapName: String, fd: Int32) throws(AttachError) {
+        try locked { () throws(AttachError) in
+            let obj = try openObject(phase: "sharing \(mapName)")
+            guard let map = bpf_object__find_map_by_name(obj, mapName) else {
+                throw .notFound(kind: "map", name: mapName, object: name)
+            }
+            let rc = bpf_map__reuse_fd(map, fd)
+            if rc < 0 { throw AttachError.from(errno: -rc, operation: "bpf_map__reuse_fd(\(mapName))") }
+        }
+    }
+
     /// Creates the maps and loads every program into the kernel (`bpf_object__load`).
     public func load() throws(AttachError) {
         try locked { () throws(AttachError) in

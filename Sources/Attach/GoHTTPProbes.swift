@@ -19,6 +19,10 @@ public final class GoHTTPProbes: Sendable {
         case clientEntry = "go_client_entry"
         /// Every RET of `net/http.(*Transport).roundTrip`.
         case clientReturn = "go_client_return"
+        /// Entry of `net/http.(*persistConn).roundTrip` (the client's TCP connection).
+        case clientConnEntry = "go_client_conn_entry"
+        /// Every RET of `runtime.newproc1` (which request a new goroutine works for).
+        case newprocReturn = "go_newproc_return"
     }
 
     /// One uprobe: a program at a file offset of the executable.
@@ -44,15 +48,28 @@ public final class GoHTTPProbes: Sendable {
     ///   - pid: trace only this process (also filters in BPF); nil: every
     ///     process running `binaryPath`, including later ones.
     ///   - ringBufferBytes: power of two, multiple of the page size; nil keeps 4 MiB.
+    ///   - shared: the ring buffer and lost counters to use instead of the object's own
+    ///     (`ringBufferBytes` is then `shared`'s).
+    ///   - peer: Go probes already loaded for another executable or process: this
+    ///     object shares their in-flight client requests and client connections, so a
+    ///     server here can find the traced client (there) that called it.
     /// - Throws: on failure nothing stays attached or loaded.
-    public init(binaryPath: String, pid: Int32?, offsets: ut_go_offsets, points: [Point], ringBufferBytes: UInt32? = nil) throws(AttachError) {
+    public init(binaryPath: String, pid: Int32?, offsets: ut_go_offsets, points: [Point], ringBufferBytes: UInt32? = nil,
+                shared: SharedMaps? = nil, peer: GoHTTPProbes? = nil) throws(AttachError) {
         let object = try BPFObject(embedded: .goHTTP)
         do {
             var config = ut_config()
             config.target_tgid = pid.map { UInt32(bitPattern: $0) } ?? 0
             config.go = offsets
             try object.setReadOnlyGlobal("ut_cfg", to: config)
-            if let ringBufferBytes { try object.setMaxEntries(map: "ut_events", ringBufferBytes) }
+            if let peer {
+                for map in Self.crossProcessMaps { try object.reuseMap(map, fd: try peer.object.mapFD(map)) }
+            }
+            if let shared {
+                try object.use(shared)
+            } else if let ringBufferBytes {
+                try object.setMaxEntries(map: "ut_events", ringBufferBytes)
+            }
             try object.load()
             for point in points {
                 try object.attachUprobe(program: point.program.rawValue, path: binaryPath, offset: point.fileOffset, pid: pid)
@@ -64,6 +81,9 @@ public final class GoHTTPProbes: Sendable {
         self.object = object
         self.binaryPath = binaryPath
     }
+
+    /// The maps a server in one process reads about clients in another (go_http.bpf.c).
+    static let crossProcessMaps = ["go_client_inflight", "go_conn_clients"]
 
     /// Number of attached uprobes.
     public var probeCount: Int { object.attachedCount }

@@ -40,9 +40,11 @@ public final class MySQLProbes: Sendable {
     ///     `UT_CAPTURE_MAX` (8192).
     ///   - entryOffset: file offset of `mysql_real_query` in `libraryPath`.
     ///   - ringBufferBytes: power of two, multiple of the page size; nil keeps 4 MiB.
+    ///   - shared: the ring buffer and lost counters to use instead of the object's own
+    ///     (`ringBufferBytes` is then `shared`'s).
     /// - Throws: on failure nothing stays attached or loaded.
     public init(libraryPath: String, pid: Int32?, captureBytes: UInt32 = MySQLProbes.defaultCaptureBytes,
-                entryOffset: UInt64, ringBufferBytes: UInt32? = nil) throws(AttachError) {
+                entryOffset: UInt64, ringBufferBytes: UInt32? = nil, shared: SharedMaps? = nil) throws(AttachError) {
         let object = try BPFObject(embedded: .mysql)
         let capture = min(captureBytes, UInt32(UT_CAPTURE_MAX))
         do {
@@ -50,7 +52,11 @@ public final class MySQLProbes: Sendable {
             config.target_tgid = pid.map { UInt32(bitPattern: $0) } ?? 0
             config.capture_bytes = capture
             try object.setReadOnlyGlobal("ut_cfg", to: config)
-            if let ringBufferBytes { try object.setMaxEntries(map: "ut_events", ringBufferBytes) }
+            if let shared {
+                try object.use(shared)
+            } else if let ringBufferBytes {
+                try object.setMaxEntries(map: "ut_events", ringBufferBytes)
+            }
             try object.load()
             try object.attachUprobe(program: Program.queryEntry.rawValue, path: libraryPath, offset: entryOffset, pid: pid)
             try object.attachUprobe(program: Program.queryReturn.rawValue, path: libraryPath, offset: entryOffset,

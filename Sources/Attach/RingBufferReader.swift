@@ -19,7 +19,8 @@ public final class RingBufferReader: @unchecked Sendable {
     /// How long one `ring_buffer__poll` waits, in milliseconds.
     public let pollTimeoutMs: Int32
     /// Keeps the map (and its fd) alive while we read it.
-    private let object: BPFObject
+    private let owner: AnyObject & Sendable
+    private let name: String
     private let box: HandlerBox
     private let ring: OpaquePointer
     private let stopping = Atomic<Bool>(false)
@@ -32,14 +33,23 @@ public final class RingBufferReader: @unchecked Sendable {
 
     /// Prepares to read the ring buffer map `mapName` of `object` (default: `ut_events`
     /// of common.bpf.h). Call `start()` to begin.
-    public init(object: BPFObject, mapName: String = "ut_events", pollTimeoutMs: Int32 = 100, handler: @escaping Handler) throws(AttachError) {
-        let fd = try object.mapFD(mapName)
-        self.object = object
+    public convenience init(object: BPFObject, mapName: String = "ut_events", pollTimeoutMs: Int32 = 100, handler: @escaping Handler) throws(AttachError) {
+        try self.init(fd: try object.mapFD(mapName), owner: object, name: "\(object.name) \(mapName)", pollTimeoutMs: pollTimeoutMs, handler: handler)
+    }
+
+    /// Prepares to read the ring buffer every probe family shares.
+    public convenience init(shared: SharedMaps, pollTimeoutMs: Int32 = 100, handler: @escaping Handler) throws(AttachError) {
+        try self.init(fd: shared.eventsFD, owner: shared, name: "ut_events", pollTimeoutMs: pollTimeoutMs, handler: handler)
+    }
+
+    private init(fd: Int32, owner: AnyObject & Sendable, name: String, pollTimeoutMs: Int32, handler: @escaping Handler) throws(AttachError) {
+        self.owner = owner
+        self.name = name
         self.pollTimeoutMs = pollTimeoutMs
         box = HandlerBox(handler)
         let ctx = Unmanaged.passUnretained(box).toOpaque()
         guard let ring = ring_buffer__new(fd, ringBufferSample, ctx, nil) else {
-            throw AttachError.from(errno: errno, operation: "ring_buffer__new(\(mapName))")
+            throw AttachError.from(errno: errno, operation: "ring_buffer__new(\(name))")
         }
         self.ring = ring
     }
@@ -58,7 +68,7 @@ public final class RingBufferReader: @unchecked Sendable {
         }
         guard shouldStart else { return }
         let thread = Thread { [self] in run() }
-        thread.name = "uprobe-trace ring buffer (\(object.name))"
+        thread.name = "uprobe-trace ring buffer (\(name))"
         thread.start()
     }
 

@@ -59,15 +59,21 @@ public final class SSLProbes: Sendable {
     ///     process that maps `libraryPath`, including later ones.
     ///   - captureBytes: plaintext bytes copied per call; clamped to `UT_CAPTURE_MAX`.
     ///   - ringBufferBytes: power of two, multiple of the page size; nil keeps 4 MiB.
+    ///   - shared: the ring buffer and lost counters to use instead of the object's own
+    ///     (`ringBufferBytes` is then `shared`'s).
     /// - Throws: on failure nothing stays attached or loaded.
-    public init(libraryPath: String, pid: Int32?, captureBytes: UInt32, points: [Point], ringBufferBytes: UInt32? = nil) throws(AttachError) {
+    public init(libraryPath: String, pid: Int32?, captureBytes: UInt32, points: [Point], ringBufferBytes: UInt32? = nil, shared: SharedMaps? = nil) throws(AttachError) {
         let object = try BPFObject(embedded: .openSSL)
         do {
             var config = ut_config()
             config.target_tgid = pid.map { UInt32(bitPattern: $0) } ?? 0
             config.capture_bytes = min(captureBytes, UInt32(UT_CAPTURE_MAX))
             try object.setReadOnlyGlobal("ut_cfg", to: config)
-            if let ringBufferBytes { try object.setMaxEntries(map: "ut_events", ringBufferBytes) }
+            if let shared {
+                try object.use(shared)
+            } else if let ringBufferBytes {
+                try object.setMaxEntries(map: "ut_events", ringBufferBytes)
+            }
             try object.load()
             for point in points {
                 try object.attachUprobe(program: point.program.rawValue, path: libraryPath, offset: point.fileOffset,

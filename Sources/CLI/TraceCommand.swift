@@ -68,6 +68,9 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("otlp-json"), help: ArgumentHelp("Write spans as OTLP JSON lines to this file ('-' for stdout).", valueName: "file"))
     var otlpJSON: String?
 
+    @Option(name: .customLong("sample-ratio"), help: ArgumentHelp("Record this fraction of new traces (0 to 1), decided by trace id; a request that arrives with a traceparent follows its sampled flag instead.", valueName: "ratio"))
+    var sampleRatio: Double = 1
+
     @Flag(help: "Do not print spans on stdout (export only).")
     var quiet = false
 
@@ -90,6 +93,7 @@ struct TraceCommand: ParsableCommand {
             throw ValidationError("--exe applies to --go-http; --ssl and --mysql take the library itself (every process using it is traced)")
         }
         if captureBytes > 8192 { throw ValidationError("--capture-bytes is at most 8192") }
+        if !(0...1).contains(sampleRatio) { throw ValidationError("--sample-ratio must be between 0 and 1 (0.1 records one new trace in ten)") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
     }
 
@@ -116,68 +120,67 @@ struct TraceCommand: ParsableCommand {
 
         let sinks = try Sinks(console: !quiet, jsonPath: otlpJSON, endpoint: otlpEndpoint, environment: environment)
         let resources = ResourceCache(plans: goPlans, environment: environment)
-        let clock = BootClock()
         let resource: @Sendable (UInt32) -> Resource = { resources.resource(for: $0) }
-        let goSpans = GoHTTPSpans(clock: clock, resource: resource)
-        let sqlSpans = MySQLSpans(clock: clock, rawLiterals: sqlLiterals, resource: resource)
-        let tls = Mutex(TLSHTTPTracker(clock: clock, resource: resource))
-        let spanCount = Counter()
+        let assembler = Mutex(SpanAssembler(clock: BootClock(), sampler: Sampler(ratio: sampleRatio),
+                                            rawSQLLiterals: sqlLiterals, resource: resource))
+        let spanCount = Counter(), unsampled = Counter()
         let emit: @Sendable ([Span]) -> Void = { spans in
-            spanCount.add(spans.count)
-            for span in spans { sinks.enqueue(span) }
+            for span in spans {
+                guard span.sampled else { unsampled.add(1); continue }
+                spanCount.add(1)
+                sinks.enqueue(span)
+            }
         }
 
+        // One ring buffer for every family: events arrive in the kernel's order,
+        // so spans of different families can be joined into one trace.
+        let shared = try SharedMaps()
         var families: [any AttachedFamily] = []
-        var readers: [RingBufferReader] = []
-        defer {
-            for r in readers { r.stop() }
-            for f in families { f.detach() }
-        }
-        func start(_ family: any AttachedFamily, _ what: String, handler: @escaping RingBufferReader.Handler) throws {
+        defer { for f in families { f.detach() } }
+        func attached(_ family: any AttachedFamily, _ what: String) {
             families.append(family)
-            let reader = try family.reader(handler)
-            reader.start()
-            readers.append(reader)
             Log.write("uprobe-trace: attached \(family.probeCount) probes to \(what)\n")
         }
+        var firstGo: GoHTTPProbes?
         for plan in goPlans {
-            let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets, points: plan.points)
+            let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets, points: plan.points,
+                                     shared: shared, peer: firstGo)
+            firstGo = firstGo ?? p
             let who = plan.pid.map { "pid \($0) (\(plan.displayPath), \(plan.goVersion))" } ?? "\(plan.displayPath) (\(plan.goVersion), every process)"
-            try start(p, "\(who): \(plan.functions.joined(separator: ", "))") { bytes in
-                if let e = bytes.withUnsafeBytes({ GoHTTPEvent(bytes: $0) }) { emit([goSpans.span(for: e)]) }
-            }
+            attached(p, "\(who): \(plan.functions.joined(separator: ", "))")
         }
         for plan in sslPlans {
             let o = plan.offsets
             let p = try SSLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes,
-                                  points: SSLProbes.points(write: o["SSL_write"], writeEx: o["SSL_write_ex"], read: o["SSL_read"], readEx: o["SSL_read_ex"]))
-            try start(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): \(o.keys.sorted().joined(separator: ", "))") { bytes in
-                if let e = SSLEvent(bytes: bytes) { emit(tls.withLock { $0.consume(e) }) }
-            }
+                                  points: SSLProbes.points(write: o["SSL_write"], writeEx: o["SSL_write_ex"], read: o["SSL_read"], readEx: o["SSL_read_ex"]),
+                                  shared: shared)
+            attached(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): \(o.keys.sorted().joined(separator: ", "))")
         }
         for plan in mysqlPlans {
             guard let offset = plan.offsets["mysql_real_query"] else { continue }
-            let p = try MySQLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes, entryOffset: offset)
-            try start(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): mysql_real_query") { bytes in
-                if let e = MySQLEvent(bytes: bytes) { emit([sqlSpans.span(for: e)]) }
-            }
+            let p = try MySQLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes, entryOffset: offset, shared: shared)
+            attached(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): mysql_real_query")
         }
+        let reader = try RingBufferReader(shared: shared) { bytes in
+            emit(bytes.withUnsafeBytes { record in assembler.withLock { $0.consume(record) } })
+        }
+        reader.start()
+        defer { reader.stop() }
 
         let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: pids)
         if case .processesExited(let gone) = reason {
             Log.write("uprobe-trace: traced process\(gone.count > 1 ? "es" : "") \(gone.map(String.init).joined(separator: ", ")) exited\n")
         }
         // Drain what the kernel already produced, then detach before flushing.
-        for r in readers { r.stop() }
-        readers.removeAll()
-        var lost: UInt64 = 0
-        for f in families { lost += (try? f.lostEvents()) ?? 0 }
+        reader.stop()
+        let lost = ((try? shared.lostEvents()) ?? []).reduce(0, +)
         // Responses without a length end at the last write seen.
-        emit(tls.withLock { $0.flush() })
+        emit(assembler.withLock { $0.flush() })
         let results = sinks.shutdown(timeout: 5)
         let exported = results.map { "\($0.counters.exported) to \($0.name)" }.joined(separator: ", ")
         let dropped = results.reduce(0) { $0 + $1.counters.dropped }
-        Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported)), \(lost) events lost in the kernel, \(dropped) spans dropped\n")
+        let notSampled = unsampled.value > 0 ? ", \(unsampled.value) not sampled" : ""
+        Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported))\(notSampled), \(lost) events lost in the kernel, \(dropped) spans dropped\n")
         if dropped > 0, let e = results.compactMap({ $0.counters.lastError }).first {
             Log.note("last export error: \(e)")
         }
@@ -193,8 +196,6 @@ struct TraceCommand: ParsableCommand {
 /// What the trace loop needs of an attached probe family.
 protocol AttachedFamily {
     var probeCount: Int { get }
-    func reader(_ handler: @escaping RingBufferReader.Handler) throws(AttachError) -> RingBufferReader
-    func lostEvents() throws(AttachError) -> UInt64
     func detach()
 }
 

@@ -13,12 +13,12 @@ public struct GoBinary: Sendable {
     public let offsetsError: GoRuntimeError?
 
     /// The functions the Go probes attach to (DESIGN.md, Probe points), plus the
-    /// hooks later features use. A binary lacks some (a server has no roundTrip).
+    /// trace-context hooks. A binary lacks some (a server has no roundTrip).
     public static let probeFunctions = [
         "net/http.serverHandler.ServeHTTP",
         "net/http.(*conn).serve",
         "net/http.(*Transport).roundTrip",
-        "net/textproto.(*Reader).readContinuedLineSlice",
+        "net/http.(*persistConn).roundTrip",
         "runtime.newproc1",
     ]
 

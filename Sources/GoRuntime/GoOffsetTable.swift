@@ -88,5 +88,39 @@ public enum GoOffsetTable {
               provenance: "go1.23-1.24 src/runtime/runtime2.go type g: syscallbp added (published: go1.23 by opentelemetry-go-instrumentation and datadog-agent; 1.24 derived, gobuf still 7 words)"),
         Entry(field: .goroutineID, goMinors: 25...26, offset: 152,
               provenance: "go1.25-1.26 src/runtime/runtime2.go type g: gobuf.ret removed, syscallbp kept (derived from golang/go runtime2.go after the removal)"),
+
+        // runtime.g.m: after stack (16), stackguard0, stackguard1, _panic, _defer.
+        Entry(field: .goroutineM, goMinors: 17...26, offset: 48,
+              provenance: "go1.17-1.26 src/runtime/runtime2.go type g (source+DWARF go1.19; derived otherwise: the fields before m are unchanged)"),
+        // runtime.m: g0, morebuf gobuf, divmod+pad, procid, gsignal, goSigStack (40),
+        // sigmask (8), tls [6]uintptr, mstartfn, curg.
+        Entry(field: .machineCurG, goMinors: 17...24, offset: 192,
+              provenance: "go1.17-1.24 src/runtime/runtime2.go type m (source+DWARF go1.19; derived otherwise: gobuf 7 words)"),
+        Entry(field: .machineCurG, goMinors: 25...26, offset: 184,
+              provenance: "go1.25-1.26 src/runtime/runtime2.go type m (derived: morebuf is a gobuf, which lost ret in 1.25)"),
+
+        // net/http.conn: server, cancelCtx, rwc net.Conn, remoteAddr string, tlsState,
+        // werr error, r *connReader, bufr *bufio.Reader.
+        Entry(field: .connRWC, goMinors: 17...26, offset: 16,
+              provenance: "go1.17-1.26 src/net/http/server.go type conn (source+DWARF go1.19; derived otherwise)"),
+        Entry(field: .connBufr, goMinors: 17...26, offset: 80,
+              provenance: "go1.17-1.26 src/net/http/server.go type conn (source+DWARF go1.19; derived otherwise)"),
+        // bufio.Reader: buf []byte, rd io.Reader, r, w int — unchanged since Go 1.
+        Entry(field: .bufioReaderBuf, goMinors: 17...26, offset: 0,
+              provenance: "go1.17-1.26 src/bufio/bufio.go type Reader (source+DWARF go1.19)"),
+        Entry(field: .bufioReaderR, goMinors: 17...26, offset: 40,
+              provenance: "go1.17-1.26 src/bufio/bufio.go type Reader (source+DWARF go1.19)"),
+        // net/http.persistConn: alt RoundTripper, t *Transport, cacheKey connectMethodKey
+        // (3 strings + bool), conn net.Conn.
+        Entry(field: .persistConnConn, goMinors: 17...26, offset: 80,
+              provenance: "go1.17-1.26 src/net/http/transport.go type persistConn (source+DWARF go1.19; derived otherwise)"),
+        // net.netFD: pfd poll.FD (56), family, sotype, isConnected, net string, laddr, raddr.
+        Entry(field: .netFDLocalAddr, goMinors: 17...26, offset: 96,
+              provenance: "go1.17-1.26 src/net/fd_posix.go type netFD (source+DWARF go1.19; derived otherwise)"),
+        Entry(field: .netFDRemoteAddr, goMinors: 17...26, offset: 112,
+              provenance: "go1.17-1.26 src/net/fd_posix.go type netFD (source+DWARF go1.19; derived otherwise)"),
+        // net.TCPAddr: IP []byte, Port int, Zone string.
+        Entry(field: .tcpAddrPort, goMinors: 17...26, offset: 24,
+              provenance: "go1.17-1.26 src/net/tcpsock.go type TCPAddr (source+DWARF go1.19)"),
     ]
 }

@@ -43,6 +43,16 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
     public static let serverResponseStatus = GoField("net/http.response", "status")
     public static let responseStatusCode = GoField("net/http.Response", "StatusCode")
     public static let goroutineID = GoField("runtime.g", "goid")
+    public static let goroutineM = GoField("runtime.g", "m")
+    public static let machineCurG = GoField("runtime.m", "curg")
+    public static let connRWC = GoField("net/http.conn", "rwc")
+    public static let connBufr = GoField("net/http.conn", "bufr")
+    public static let bufioReaderBuf = GoField("bufio.Reader", "buf")
+    public static let bufioReaderR = GoField("bufio.Reader", "r")
+    public static let persistConnConn = GoField("net/http.persistConn", "conn")
+    public static let netFDLocalAddr = GoField("net.netFD", "laddr")
+    public static let netFDRemoteAddr = GoField("net.netFD", "raddr")
+    public static let tcpAddrPort = GoField("net.TCPAddr", "Port")
 
     /// Every field the Go HTTP probes read.
     public static let all: [GoField] = [
@@ -51,6 +61,10 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
         serverResponseConn, serverResponseReq, serverResponseStatus,
         responseStatusCode,
         goroutineID,
+        // Trace context: goroutine creation, the server's read buffer, TCP ports.
+        goroutineM, machineCurG,
+        connRWC, connBufr, bufioReaderBuf, bufioReaderR,
+        persistConnConn, netFDLocalAddr, netFDRemoteAddr, tcpAddrPort,
     ]
 
     /// The struct names to ask DWARF for, so one pass finds them all.

@@ -45,6 +45,7 @@ extension Opentelemetry_Proto_Trace_V1_Span {
         spanID = Data(span.spanID.bytes)
         if let parent = span.parentSpanID { parentSpanID = Data(parent.bytes) }
         traceState = span.traceState
+        flags = UInt32(span.traceFlags)
         name = span.name
         kind = Opentelemetry_Proto_Trace_V1_Span.SpanKind(rawValue: span.kind.rawValue) ?? .unspecified
         startTimeUnixNano = span.startTimeUnixNano

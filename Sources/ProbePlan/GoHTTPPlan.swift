@@ -20,6 +20,10 @@ public struct GoHTTPPlan: Sendable {
     public static let serveHTTP = "net/http.serverHandler.ServeHTTP"
     public static let connServe = "net/http.(*conn).serve"
     public static let roundTrip = "net/http.(*Transport).roundTrip"
+    /// Where the client's TCP connection is known (cross-process parent/child).
+    public static let persistConnRoundTrip = "net/http.(*persistConn).roundTrip"
+    /// Every `go` statement (parent/child across goroutines).
+    public static let newproc1 = "runtime.newproc1"
 
     /// The main executable of a running process, opened through /proc/PID/root.
     public static func forProcess(_ pid: Int32) throws -> GoHTTPPlan {
@@ -41,7 +45,7 @@ public struct GoHTTPPlan: Sendable {
         guard elf.header.isX86_64 else { throw ProbePlanError.wrongMachine(target: who, machine: elf.header.machineName) }
         guard GoBinary.isGo(elf) else { throw ProbePlanError.notGo(target: who) }
         let go = try GoBinary.load(elf)
-        let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.connServe, Self.roundTrip])
+        let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.connServe, Self.roundTrip, Self.persistConnRoundTrip, Self.newproc1])
         let found = Set(sites.map(\.function.name))
         guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
             throw ProbePlanError.noHTTP(target: who)
@@ -65,6 +69,17 @@ public struct GoHTTPPlan: Sendable {
         o.response_status = try offset(.serverResponseStatus, neededBy: Self.serveHTTP)
         o.client_status_code = try offset(.responseStatusCode, neededBy: Self.roundTrip)
         o.g_goid = try offset(.goroutineID)
+        o.g_m = try offset(.goroutineM)
+        o.m_curg = try offset(.machineCurG)
+        o.response_conn = try offset(.serverResponseConn, neededBy: Self.serveHTTP)
+        o.conn_rwc = try offset(.connRWC, neededBy: Self.serveHTTP)
+        o.conn_bufr = try offset(.connBufr, neededBy: Self.serveHTTP)
+        o.bufio_reader_buf = try offset(.bufioReaderBuf, neededBy: Self.serveHTTP)
+        o.bufio_reader_r = try offset(.bufioReaderR, neededBy: Self.serveHTTP)
+        o.persist_conn_conn = try offset(.persistConnConn, neededBy: Self.persistConnRoundTrip)
+        o.netfd_laddr = try offset(.netFDLocalAddr)
+        o.netfd_raddr = try offset(.netFDRemoteAddr)
+        o.tcpaddr_port = try offset(.tcpAddrPort)
 
         var points: [GoHTTPProbes.Point] = []
         for site in sites {
@@ -78,6 +93,11 @@ public struct GoHTTPPlan: Sendable {
             case Self.roundTrip:
                 points.append(.init(.clientEntry, entry))
                 points += rets.map { .init(.clientReturn, $0) }
+            case Self.persistConnRoundTrip where found.contains(Self.roundTrip):
+                points.append(.init(.clientConnEntry, entry))
+            case Self.newproc1 where found.contains(Self.roundTrip):
+                // Only a program that makes client calls has children to find.
+                points += rets.map { .init(.newprocReturn, $0) }
             default:
                 break
             }

@@ -20,6 +20,14 @@ public struct GoHTTPEvent: Sendable, Equatable {
     public var host: String
     /// True when a string was longer than its capture buffer.
     public var truncated: Bool
+    /// Client: the server request it was made for (same process). Server: the
+    /// traced client in another process that sent it.
+    public var parent: GoRequestRef?
+    /// Server: `parent`'s own parent.
+    public var grandparent: GoRequestRef?
+
+    /// This request's identity.
+    public var ref: GoRequestRef { GoRequestRef(pid: pid, goid: goid, startBootNanos: startBootNanos) }
 
     public var panicked: Bool { flags & UInt32(UT_FLAG_PANIC.rawValue) != 0 }
     public var failed: Bool { flags & UInt32(UT_FLAG_ERROR.rawValue) != 0 }
@@ -48,12 +56,15 @@ public struct GoHTTPEvent: Sendable, Equatable {
         query = GoHTTPEvent.string(&e.query, length: e.query_len, truncated: &cut)
         host = GoHTTPEvent.string(&e.host, length: e.host_len, truncated: &cut)
         truncated = cut
+        parent = GoRequestRef(e.parent)
+        grandparent = GoRequestRef(e.grandparent)
     }
 
     /// Builds an event directly (tests, replay).
     public init(role: Role, pid: UInt32, tid: UInt32 = 0, goid: UInt64 = 0, flags: UInt32 = 0,
                 startBootNanos: UInt64, endBootNanos: UInt64, status: Int64, contentLength: Int64 = -1,
-                method: String, path: String, query: String = "", host: String = "", truncated: Bool = false) {
+                method: String, path: String, query: String = "", host: String = "", truncated: Bool = false,
+                parent: GoRequestRef? = nil, grandparent: GoRequestRef? = nil) {
         self.role = role
         self.pid = pid
         self.tid = tid
@@ -68,6 +79,8 @@ public struct GoHTTPEvent: Sendable, Equatable {
         self.query = query
         self.host = host
         self.truncated = truncated
+        self.parent = parent
+        self.grandparent = grandparent
     }
 
     /// The first `min(length, capacity)` bytes of a fixed C array, as UTF-8 (repaired).

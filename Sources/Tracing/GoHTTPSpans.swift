@@ -8,7 +8,8 @@ public struct GoHTTPSpans: Sendable {
         self.resource = resource
     }
 
-    public func span(for e: GoHTTPEvent) -> Span {
+    /// The span of `e`, in `context`'s place in its trace (a new root trace by default).
+    public func span(for e: GoHTTPEvent, context: SpanContext = .root(.always)) -> Span {
         var attributes: [Attribute] = [
             .string("http.request.method", e.method.isEmpty ? "_OTHER" : e.method),
             .string("url.path", e.path),
@@ -50,7 +51,7 @@ public struct GoHTTPSpans: Sendable {
 
         let name = e.role == .server ? "\(e.method) \(e.path)" : e.method
         return Span(
-            traceID: .random(), spanID: .random(), name: name,
+            context: context, name: name,
             kind: e.role == .server ? .server : .client,
             startTimeUnixNano: clock.unixNanos(fromBoot: e.startBootNanos),
             endTimeUnixNano: clock.unixNanos(fromBoot: e.endBootNanos),

@@ -19,7 +19,9 @@ public struct MySQLSpans: Sendable {
     /// A statement longer than its capture is marked with
     /// `uprobe_trace.db.query.truncated` (and its full length, when known).
     /// A non-zero return makes the span an error with `error.type` = `mysql_error`.
-    public func span(for e: MySQLEvent) -> Span {
+    /// `parent`: the span of the request the query was made for (a TLS server
+    /// span on the same thread); nil: the query starts a trace of its own.
+    public func span(for e: MySQLEvent, parent: SpanContext? = nil, sampler: Sampler = .always) -> Span {
         let statement = SQLStatement(bytes: e.statement)
         let operation = statement.operation
         var attributes: [Attribute] = [
@@ -40,7 +42,7 @@ public struct MySQLSpans: Sendable {
         }
         attributes.append(.int("thread.id", Int64(e.tid)))
         return Span(
-            traceID: .random(), spanID: .random(), name: operation.isEmpty ? "mysql" : operation,
+            context: parent?.child() ?? .root(sampler), name: operation.isEmpty ? "mysql" : operation,
             kind: .client,
             startTimeUnixNano: clock.unixNanos(fromBoot: e.startBootNanos),
             endTimeUnixNano: clock.unixNanos(fromBoot: e.endBootNanos),

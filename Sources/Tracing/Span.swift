@@ -7,6 +7,8 @@ public struct Span: Sendable, Equatable {
     public var parentSpanID: SpanID?
     /// W3C `tracestate`, kept as received.
     public var traceState: String
+    /// W3C trace flags (bit 0: sampled); exported in OTLP's `Span.flags`.
+    public var traceFlags: UInt8
     public var name: String
     public var kind: SpanKind
     /// Wall-clock times, nanoseconds since the Unix epoch.
@@ -17,13 +19,14 @@ public struct Span: Sendable, Equatable {
     /// The traced process this span came from.
     public var resource: Resource
 
-    public init(traceID: TraceID, spanID: SpanID, parentSpanID: SpanID? = nil, traceState: String = "",
+    public init(traceID: TraceID, spanID: SpanID, parentSpanID: SpanID? = nil, traceState: String = "", traceFlags: UInt8 = 1,
                 name: String, kind: SpanKind, startTimeUnixNano: UInt64, endTimeUnixNano: UInt64,
                 attributes: [Attribute] = [], status: SpanStatus = .unset, resource: Resource) {
         self.traceID = traceID
         self.spanID = spanID
         self.parentSpanID = parentSpanID
         self.traceState = traceState
+        self.traceFlags = traceFlags
         self.name = name
         self.kind = kind
         self.startTimeUnixNano = startTimeUnixNano
@@ -32,6 +35,18 @@ public struct Span: Sendable, Equatable {
         self.status = status
         self.resource = resource
     }
+
+    /// A span whose ids, parent, flags and `tracestate` are `context`'s.
+    public init(context: SpanContext, name: String, kind: SpanKind, startTimeUnixNano: UInt64, endTimeUnixNano: UInt64,
+                attributes: [Attribute] = [], status: SpanStatus = .unset, resource: Resource) {
+        self.init(traceID: context.traceID, spanID: context.spanID, parentSpanID: context.parentSpanID,
+                  traceState: context.traceState, traceFlags: context.traceFlags, name: name, kind: kind,
+                  startTimeUnixNano: startTimeUnixNano, endTimeUnixNano: endTimeUnixNano,
+                  attributes: attributes, status: status, resource: resource)
+    }
+
+    /// Whether the trace is recorded (W3C sampled flag); unsampled spans are not exported.
+    public var sampled: Bool { traceFlags & 1 != 0 }
 
     public var durationNanos: UInt64 { endTimeUnixNano >= startTimeUnixNano ? endTimeUnixNano - startTimeUnixNano : 0 }
 

@@ -6,14 +6,15 @@
 /// attribute, and the TLS version is not visible from SSL_read/SSL_write).
 extension TLSHTTPTracker {
     func clientSpan(_ r: ClientRequest, response: HTTPHead, end: UInt64, pid: UInt32) -> Span {
-        span(kind: .client, request: r.head, status: response.status, start: r.start, end: end, pid: pid, tid: r.tid)
+        span(kind: .client, request: r.head, status: response.status, start: r.start, end: end, pid: pid, tid: r.tid, context: r.context)
     }
 
     func serverSpan(_ x: ServerExchange, end: UInt64, pid: UInt32) -> Span {
-        span(kind: .server, request: x.request, status: x.response?.status ?? 0, start: x.start, end: end, pid: pid, tid: x.tid)
+        span(kind: .server, request: x.request, status: x.response?.status ?? 0, start: x.start, end: end, pid: pid, tid: x.tid, context: x.context)
     }
 
-    private func span(kind: SpanKind, request: HTTPHead, status: Int, start: UInt64, end: UInt64, pid: UInt32, tid: UInt32) -> Span {
+    private func span(kind: SpanKind, request: HTTPHead, status: Int, start: UInt64, end: UInt64, pid: UInt32, tid: UInt32,
+                      context: SpanContext) -> Span {
         let method = request.method
         let target = request.target
         var pathAndQuery = Substring(target)
@@ -50,11 +51,8 @@ extension TLSHTTPTracker {
         attributes.append(.string("network.protocol.version", request.version))
         attributes.append(.int("thread.id", Int64(tid)))
 
-        let parent = request.header("traceparent").flatMap(TraceParent.init)
         return Span(
-            traceID: parent?.traceID ?? .random(), spanID: .random(), parentSpanID: parent?.parentSpanID,
-            traceState: parent == nil ? "" : request.header("tracestate") ?? "",
-            name: kind == .server ? "\(method) \(path)" : method, kind: kind,
+            context: context, name: kind == .server ? "\(method) \(path)" : method, kind: kind,
             startTimeUnixNano: clock.unixNanos(fromBoot: start),
             endTimeUnixNano: clock.unixNanos(fromBoot: max(start, end)),
             attributes: attributes, status: spanStatus, resource: resource(pid))

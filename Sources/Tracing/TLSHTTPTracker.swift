@@ -10,6 +10,13 @@
 /// without either, the last write before the next request, or `flush`).
 /// Pipelined and keep-alive requests pair with responses in order.
 ///
+/// Trace context: a server span continues an incoming `traceparent` (else
+/// starts a trace); while it is in flight, its thread is "inside" it, and a
+/// client request written on that thread — or a MySQL query made there
+/// (`serverContext`) — becomes its child. That fits servers that handle a
+/// request on one thread (thread-per-request); an event loop interleaving
+/// requests on one thread attributes children to its latest request.
+///
 /// Memory is bounded: at most `maxConnections` connections (the least
 /// recently used go first) and `maxPendingPerConnection` requests awaiting a
 /// response on each. Bodies are never stored; see `HTTPHeadParser` for headers.
@@ -22,16 +29,23 @@ public struct TLSHTTPTracker: Sendable {
         var ssl: UInt64
     }
 
+    struct ThreadKey: Hashable, Sendable {
+        var pid: UInt32
+        var tid: UInt32
+    }
+
     struct ClientRequest: Sendable {
         var head: HTTPHead
         var start: UInt64
         var tid: UInt32
+        var context: SpanContext
     }
 
     struct ServerExchange: Sendable {
         var request: HTTPHead
         var start: UInt64
         var tid: UInt32
+        var context: SpanContext
         var response: HTTPHead?
         var lastWriteEnd: UInt64 = 0
     }
@@ -51,13 +65,18 @@ public struct TLSHTTPTracker: Sendable {
     public let resource: @Sendable (UInt32) -> Resource
     public let maxConnections: Int
     public let maxPendingPerConnection: Int
+    /// Decides for the traces that start here.
+    public let sampler: Sampler
 
     private var connections: [Key: Connection] = [:]
+    /// The server span each thread is inside.
+    private var activeServers: [ThreadKey: SpanContext] = [:]
     private var tick: UInt64 = 0
 
-    public init(clock: BootClock, maxConnections: Int = 4096, maxPendingPerConnection: Int = 64,
+    public init(clock: BootClock, maxConnections: Int = 4096, maxPendingPerConnection: Int = 64, sampler: Sampler = .always,
                 resource: @escaping @Sendable (UInt32) -> Resource) {
         self.clock = clock
+        self.sampler = sampler
         self.resource = resource
         self.maxConnections = max(1, maxConnections)
         self.maxPendingPerConnection = max(1, maxPendingPerConnection)
@@ -68,6 +87,12 @@ public struct TLSHTTPTracker: Sendable {
 
     /// The role a connection took, if it has shown one.
     public func role(pid: UInt32, ssl: UInt64) -> Role? { connections[Key(pid: pid, ssl: ssl)]?.role }
+
+    /// The context of the server span thread `tid` of `pid` is inside, if any
+    /// (the parent of a MySQL query made there).
+    public func serverContext(pid: UInt32, tid: UInt32) -> SpanContext? {
+        activeServers[ThreadKey(pid: pid, tid: tid)]
+    }
 
     /// Feeds one call's plaintext; returns the spans it completed.
     public mutating func consume(_ e: SSLEvent) -> [Span] {
@@ -93,12 +118,13 @@ public struct TLSHTTPTracker: Sendable {
             finishOpenEnded(c, key.pid, &spans)
             connections[key] = nil
         }
+        activeServers = activeServers.filter { pid != nil && $0.key.pid != pid }
         return spans
     }
 
     // MARK: Private
 
-    private func wrote(_ e: SSLEvent, _ c: inout Connection, _ spans: inout [Span]) {
+    private mutating func wrote(_ e: SSLEvent, _ c: inout Connection, _ spans: inout [Span]) {
         // Only the first head completed by this write can have begun in an earlier one.
         var headStart = c.writes.isInsideHead ? c.writeHeadStart : e.startBootNanos
         for event in c.writes.feed(e.data, missing: e.missingBytes) {
@@ -109,7 +135,8 @@ public struct TLSHTTPTracker: Sendable {
                 if c.role == nil { c.role = .client }
                 guard c.role == .client else { continue }
                 if c.client.count >= maxPendingPerConnection { c.client.removeFirst() }
-                c.client.append(ClientRequest(head: h, start: start, tid: e.tid))
+                let context = activeServers[ThreadKey(pid: e.pid, tid: e.tid)]?.child() ?? .root(sampler)
+                c.client.append(ClientRequest(head: h, start: start, tid: e.tid, context: context))
                 c.reads.expectResponse(bodyless: h.method == "HEAD")
             case .head(let h):
                 headStart = e.startBootNanos
@@ -124,6 +151,7 @@ public struct TLSHTTPTracker: Sendable {
                       let i = c.server.firstIndex(where: { $0.response != nil && $0.response!.framing != .untilClose }) else { continue }
                 let x = c.server.remove(at: i)
                 spans.append(serverSpan(x, end: e.endBootNanos, pid: e.pid))
+                leave(x, pid: e.pid)
             }
         }
         c.writeHeadStart = headStart
@@ -132,7 +160,7 @@ public struct TLSHTTPTracker: Sendable {
         }
     }
 
-    private func read(_ e: SSLEvent, _ c: inout Connection, _ spans: inout [Span]) {
+    private mutating func read(_ e: SSLEvent, _ c: inout Connection, _ spans: inout [Span]) {
         for event in c.reads.feed(e.data, missing: e.missingBytes) {
             switch event {
             case .head(let h) where h.isRequest:
@@ -140,7 +168,10 @@ public struct TLSHTTPTracker: Sendable {
                 guard c.role == .server else { continue }
                 closeOpenEnded(&c, e.pid, &spans)
                 if c.server.count >= maxPendingPerConnection { c.server.removeFirst() }
-                c.server.append(ServerExchange(request: h, start: e.endBootNanos, tid: e.tid))
+                let context = SpanContext.incoming(traceparent: h.header("traceparent"), tracestate: h.header("tracestate"), sampler: sampler)
+                c.server.append(ServerExchange(request: h, start: e.endBootNanos, tid: e.tid, context: context))
+                if activeServers.count >= maxConnections { activeServers.removeAll() }
+                activeServers[ThreadKey(pid: e.pid, tid: e.tid)] = context
             case .head(let h):
                 guard c.role == .client, h.status >= 200 || h.status == 101, !c.client.isEmpty else { continue }
                 let r = c.client.removeFirst()
@@ -152,14 +183,21 @@ public struct TLSHTTPTracker: Sendable {
     }
 
     /// Ends server responses that have no length (they end at their last write).
-    private func closeOpenEnded(_ c: inout Connection, _ pid: UInt32, _ spans: inout [Span]) {
+    private mutating func closeOpenEnded(_ c: inout Connection, _ pid: UInt32, _ spans: inout [Span]) {
         while let i = c.server.firstIndex(where: { $0.response?.framing == .untilClose }) {
             let x = c.server.remove(at: i)
             spans.append(serverSpan(x, end: x.lastWriteEnd, pid: pid))
+            leave(x, pid: pid)
         }
     }
 
-    private func finishOpenEnded(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
+    /// The thread of a finished server exchange is no longer inside it.
+    private mutating func leave(_ x: ServerExchange, pid: UInt32) {
+        let key = ThreadKey(pid: pid, tid: x.tid)
+        if activeServers[key]?.spanID == x.context.spanID { activeServers[key] = nil }
+    }
+
+    private mutating func finishOpenEnded(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
         var c = c
         closeOpenEnded(&c, pid, &spans)
     }

@@ -8,7 +8,9 @@ import TraceEvents
         #expect(MemoryLayout<ut_event_header>.size == Int(UT_EVENT_HEADER_SIZE))
         #expect(MemoryLayout<ut_event_header>.size == Int(UT_SIZEOF_EVENT_HEADER.rawValue))
         #expect(MemoryLayout<ut_go_http_event>.size == Int(UT_SIZEOF_GO_HTTP_EVENT.rawValue))
-        #expect(MemoryLayout<ut_go_http_event>.size == 400)
+        #expect(MemoryLayout<ut_go_http_event>.size == 448)
+        #expect(MemoryLayout<ut_go_request_ref>.size == Int(UT_SIZEOF_GO_REQUEST_REF.rawValue))
+        #expect(MemoryLayout<ut_go_head_event>.size == Int(UT_SIZEOF_GO_HEAD_EVENT.rawValue))
         #expect(MemoryLayout<ut_go_offsets>.size == Int(UT_SIZEOF_GO_OFFSETS.rawValue))
         #expect(MemoryLayout<ut_config>.size == Int(UT_SIZEOF_CONFIG.rawValue))
     }
@@ -24,14 +26,18 @@ import TraceEvents
     @Test func goHTTPEventFieldOffsets() {
         typealias E = ut_go_http_event
         #expect(MemoryLayout<E>.offset(of: \.h) == 0)
-        #expect(MemoryLayout<E>.offset(of: \.status) == 40)
-        #expect(MemoryLayout<E>.offset(of: \.content_length) == 48)
-        #expect(MemoryLayout<E>.offset(of: \.method_len) == 56)
-        #expect(MemoryLayout<E>.offset(of: \.host_len) == 62)
-        #expect(MemoryLayout<E>.offset(of: \.method) == 64)
-        #expect(MemoryLayout<E>.offset(of: \.path) == 64 + Int(UT_METHOD_MAX))
-        #expect(MemoryLayout<E>.offset(of: \.query) == 64 + Int(UT_METHOD_MAX + UT_PATH_MAX))
-        #expect(MemoryLayout<E>.offset(of: \.host) == 64 + Int(UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX))
+        #expect(MemoryLayout<E>.offset(of: \.parent) == 40)
+        #expect(MemoryLayout<E>.offset(of: \.grandparent) == 64)
+        #expect(MemoryLayout<ut_go_request_ref>.offset(of: \.goid) == 8)
+        #expect(MemoryLayout<ut_go_request_ref>.offset(of: \.start_ns) == 16)
+        #expect(MemoryLayout<E>.offset(of: \.status) == 88)
+        #expect(MemoryLayout<E>.offset(of: \.content_length) == 96)
+        #expect(MemoryLayout<E>.offset(of: \.method_len) == 104)
+        #expect(MemoryLayout<E>.offset(of: \.host_len) == 110)
+        #expect(MemoryLayout<E>.offset(of: \.method) == 112)
+        #expect(MemoryLayout<E>.offset(of: \.path) == 112 + Int(UT_METHOD_MAX))
+        #expect(MemoryLayout<E>.offset(of: \.query) == 112 + Int(UT_METHOD_MAX + UT_PATH_MAX))
+        #expect(MemoryLayout<E>.offset(of: \.host) == 112 + Int(UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX))
     }
 
     @Test func configFieldOffsets() {

@@ -23,6 +23,7 @@ enum ut_event_kind {
     UT_EVENT_GO_HTTP_CLIENT = 2, /* net/http.(*Transport).roundTrip entry..RET */
     UT_EVENT_SSL = 3,            /* one SSL_read/SSL_write(_ex) call: struct ut_ssl_event + data */
     UT_EVENT_MYSQL_QUERY = 4,    /* one mysql_real_query call: struct ut_mysql_event + statement */
+    UT_EVENT_GO_HTTP_HEAD = 5,   /* a Go server request began: struct ut_go_head_event + raw request head */
 };
 
 /* Which OpenSSL function an ut_ssl_event comes from. */
@@ -62,9 +63,24 @@ struct ut_event_header {
     __u64 end_ns;    /* bpf_ktime_get_boot_ns() at the return probe */
 };
 
+/* Names one Go HTTP request (server or client) while it is in flight and after:
+ * the process, the goroutine, and the boot time its entry probe fired. All zero: none. */
+struct ut_go_request_ref {
+    __u32 tgid;
+    __u32 reserved;
+    __u64 goid;
+    __u64 start_ns;
+};
+
 /* One Go HTTP request, server or client: filled at entry, sent at return. */
 struct ut_go_http_event {
     struct ut_event_header h;
+    /* client: the server request in flight on this goroutine or on the goroutine
+     * that created it (same process); server: the client request in another
+     * traced process whose TCP connection this request arrived on. */
+    struct ut_go_request_ref parent;
+    /* server only: `parent`'s own parent (the request that client call was made for). */
+    struct ut_go_request_ref grandparent;
     __s64 status;           /* server: response.status (0 = implicit 200); client: Response.StatusCode */
     __s64 content_length;   /* Request.ContentLength (-1 unknown) */
     __u16 method_len;       /* full lengths of the Go strings */
@@ -76,6 +92,23 @@ struct ut_go_http_event {
     char query[UT_QUERY_MAX];
     char host[UT_HOST_MAX];
 };
+
+/* Sent at ServeHTTP entry, before anything the handler does: the server
+ * request's identity (h.tgid, h.goid, h.start_ns, as in its later
+ * ut_go_http_event), the traced client it came from (if any), and the bytes
+ * of the connection's read buffer (bufio.Reader) that end where the request
+ * just parsed ends — the raw request head (with pipelining, what came before
+ * it too); `captured` bytes follow (0 when the buffer could not be read). */
+struct ut_go_head_event {
+    struct ut_event_header h;
+    struct ut_go_request_ref parent;       /* as in ut_go_http_event (server) */
+    struct ut_go_request_ref grandparent;
+    __u32 captured;
+    __u32 reserved;
+};
+
+/* The most a head record carries: net/http's server reader is a 4096-byte bufio.Reader. */
+#define UT_GO_HEAD_MAX 4096
 
 /* One OpenSSL read or write, sent at return; `captured` bytes of the
  * plaintext buffer follow the struct (variable-length record). */
@@ -110,6 +143,17 @@ struct ut_go_offsets {
     __u64 response_status;         /* net/http.response.status (int) */
     __u64 client_status_code;      /* net/http.Response.StatusCode (int) */
     __u64 g_goid;                  /* runtime.g.goid (int64) */
+    __u64 g_m;                     /* runtime.g.m (*m) */
+    __u64 m_curg;                  /* runtime.m.curg (*g) */
+    __u64 response_conn;           /* net/http.response.conn (*conn) */
+    __u64 conn_rwc;                /* net/http.conn.rwc (net.Conn) */
+    __u64 conn_bufr;               /* net/http.conn.bufr (*bufio.Reader) */
+    __u64 bufio_reader_buf;        /* bufio.Reader.buf ([]byte) */
+    __u64 bufio_reader_r;          /* bufio.Reader.r (int) */
+    __u64 persist_conn_conn;       /* net/http.persistConn.conn (net.Conn) */
+    __u64 netfd_laddr;             /* net.netFD.laddr (net.Addr) */
+    __u64 netfd_raddr;             /* net.netFD.raddr (net.Addr) */
+    __u64 tcpaddr_port;            /* net.TCPAddr.Port (int) */
 };
 
 /* Read-only config of every program (a `const volatile` global in BPF). */
@@ -120,8 +164,10 @@ struct ut_config {
 };
 
 #define UT_EVENT_HEADER_SIZE 40
-#define UT_GO_HTTP_EVENT_SIZE (40 + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
-#define UT_GO_OFFSETS_SIZE (9 * 8)
+#define UT_GO_REQUEST_REF_SIZE 24
+#define UT_GO_HTTP_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
+#define UT_GO_OFFSETS_SIZE (20 * 8)
+#define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
@@ -131,6 +177,9 @@ struct ut_config {
 enum ut_layout_size {
     UT_SIZEOF_EVENT_HEADER = UT_EVENT_HEADER_SIZE,
     UT_SIZEOF_GO_HTTP_EVENT = UT_GO_HTTP_EVENT_SIZE,
+    UT_SIZEOF_GO_REQUEST_REF = UT_GO_REQUEST_REF_SIZE,
+    UT_SIZEOF_GO_HEAD_EVENT = UT_GO_HEAD_EVENT_SIZE,
+    UT_SIZEOF_GO_HEAD_MAX = UT_GO_HEAD_MAX,
     UT_SIZEOF_GO_OFFSETS = UT_GO_OFFSETS_SIZE,
     UT_SIZEOF_CONFIG = UT_CONFIG_SIZE,
     UT_SIZEOF_SSL_EVENT = UT_SSL_EVENT_SIZE,
@@ -140,6 +189,8 @@ enum ut_layout_size {
 
 _Static_assert(sizeof(struct ut_event_header) == UT_EVENT_HEADER_SIZE, "ut_event_header layout");
 _Static_assert(sizeof(struct ut_go_http_event) == UT_GO_HTTP_EVENT_SIZE, "ut_go_http_event layout");
+_Static_assert(sizeof(struct ut_go_request_ref) == UT_GO_REQUEST_REF_SIZE, "ut_go_request_ref layout");
+_Static_assert(sizeof(struct ut_go_head_event) == UT_GO_HEAD_EVENT_SIZE, "ut_go_head_event layout");
 _Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offsets layout");
 _Static_assert(sizeof(struct ut_config) == UT_CONFIG_SIZE, "ut_config layout");
 _Static_assert(sizeof(struct ut_ssl_event) == UT_SSL_EVENT_SIZE, "ut_ssl_event layout");
