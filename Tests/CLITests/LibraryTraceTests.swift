@@ -12,8 +12,9 @@ import Testing
         let port: String
         var pid: Int32 { bg.process.processIdentifier }
 
-        init() throws {
-            bg = try Background(LibraryTraceTests.python, [Repo.testdata.appendingPathComponent("python/https_server.py").path])
+        init(mysqlSocket: String? = nil) throws {
+            bg = try Background(LibraryTraceTests.python, [Repo.testdata.appendingPathComponent("python/https_server.py").path]
+                                + (mysqlSocket.map { ["--mysql-socket", $0] } ?? []))
             let first = try #require(bg.stdout.next())
             port = String(first.dropFirst("listening ".count))
         }
@@ -127,7 +128,8 @@ import Testing
         #expect(!(try String(contentsOfFile: json, encoding: .utf8)).contains("s3cret"))
     }
 
-    @Test func mysqlStatementSpans() throws {
+    /// A private mariadbd (testdata/mysql/mariadb.sh) for the duration of `body`, given its socket.
+    func withMariaDB(_ body: (String) throws -> Void) throws {
         guard canRun(),
               require(["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].contains(where: FileManager.default.isExecutableFile), "mariadb-server missing"),
               require((try? run(Self.python, ["-c", "import MySQLdb"]).status) == 0, "python3-mysqldb missing") else { return }
@@ -136,7 +138,53 @@ import Testing
         let script = Repo.testdata.appendingPathComponent("mysql/mariadb.sh").path
         let started = try run("/bin/bash", [script, "start", dir, String(getpid())])
         defer { _ = try? run("/bin/bash", [script, "stop", dir]); try? FileManager.default.removeItem(atPath: dir) }
-        let socket = try #require(started.stdout.split(separator: "\n").last.map(String.init), "\(started.stderr)")
+        try body(try #require(started.stdout.split(separator: "\n").last.map(String.init), "\(started.stderr)"))
+    }
+
+    /// Issue 6: the Python HTTPS server runs a MySQL query per request; the
+    /// query's span is the child of the TLS SERVER span on the same thread, and
+    /// that server span continues the caller's traceparent.
+    @Test func mysqlSpanIsChildOfTLSServerSpan() throws {
+        try withMariaDB { socket in
+            let server = try HTTPSServer(mysqlSocket: socket)
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("tls-mysql-\(getpid()).jsonl").path
+            defer { try? FileManager.default.removeItem(atPath: json) }
+            let tracer = try Background(Repo.tool, ["--ssl", "--mysql", "--otlp-json", json, "--quiet"])
+            _ = tracer.waitForStderr("attached")
+            _ = tracer.waitForStderr("attached")
+            let (trace, caller) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+            // One curl, one keep-alive connection: both requests on one server thread
+            // (--next: the header goes with the first request only).
+            let r = try run("/usr/bin/curl", ["-sk", "-w", "%{http_code}\n", "-H", "traceparent: 00-\(trace)-\(caller)-01",
+                                              "-o", "/dev/null", "https://127.0.0.1:\(server.port)/query?id=1", "--next",
+                                              "-sk", "-w", "%{http_code}\n", "-o", "/dev/null", "https://127.0.0.1:\(server.port)/query?id=2"])
+            #expect(r.stdout.split(separator: "\n") == ["200", "200"], "\(r.stdout) \(r.stderr)")
+            usleep(300_000)
+            let (status, stderr) = tracer.interruptAndWait()
+            #expect(status == 0, "\(stderr)")
+            let all = try spans(inJSONLines: json).filter { attributes($0["_resource"] as? [String: Any] ?? [:])["process.pid"] == String(server.pid) }
+            let servers = all.filter { $0["kind"] as? Int == 2 }
+            let first = try #require(servers.first { target($0) == "/query?id=1" }, "\(servers.map(target))")
+            let second = try #require(servers.first { target($0) == "/query?id=2" }, "\(servers.map(target))")
+            #expect(first["traceId"] as? String == trace && first["parentSpanId"] as? String == caller, "incoming traceparent respected")
+            #expect(second["traceId"] as? String != trace && (second["parentSpanId"] as? String ?? "").isEmpty, "no header: a new trace")
+            let queries = all.filter { attributes($0)["db.system.name"] == "mysql" }
+            for server in [first, second] {
+                let children = queries.filter { $0["parentSpanId"] as? String == server["spanId"] as? String }
+                #expect(children.allSatisfy { $0["traceId"] as? String == server["traceId"] as? String })
+                #expect(children.filter { attributes($0)["db.query.text"] == "SELECT ?, SLEEP(?)" }.count == 1,
+                        "\(target(server)): \(children.map { attributes($0)["db.query.text"] ?? "" })")
+            }
+            #expect(queries.allSatisfy { q in [first, second].contains { $0["spanId"] as? String == q["parentSpanId"] as? String } },
+                    "every query of the server is a child of its request's span")
+        }
+    }
+
+    @Test func mysqlStatementSpans() throws {
+        try withMariaDB { socket in try mysqlStatementSpans(socket: socket) }
+    }
+
+    func mysqlStatementSpans(socket: String) throws {
 
         for raw in [false, true] {
             let json = FileManager.default.temporaryDirectory.appendingPathComponent("mysql-\(getpid())-\(raw).jsonl").path

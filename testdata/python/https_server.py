@@ -8,6 +8,9 @@ HTTP/1.1 with keep-alive from a ThreadingHTTPServer:
 
   /sleep?ms=N     sleeps N ms, 200 with a Content-Length body
   /status?code=N  answers with status N (and a Content-Length body)
+  /query          (with --mysql-socket) runs `SELECT ?, SLEEP(0.005)` through MySQLdb
+                  (libmariadb's mysql_real_query) on a connection of the handling
+                  thread, and answers 200 with the row
   /_timings       "PATH_WITH_QUERY NANOSECONDS" per request served so far: the
                   server's own measurement, from the return of the read that
                   carried the request head to just after the body was written
@@ -26,6 +29,17 @@ import urllib.parse
 
 timings = []
 timings_lock = threading.Lock()
+mysql_socket = None
+per_thread = threading.local()
+
+
+def mysql_connection():
+    # One connection per handler thread, made on its first /query (MySQLdb's
+    # connect runs queries of its own: they belong to that request too).
+    if getattr(per_thread, "db", None) is None:
+        import MySQLdb
+        per_thread.db = MySQLdb.connect(unix_socket=mysql_socket, user="root")
+    return per_thread.db
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -71,6 +85,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/sleep":
             time.sleep(int(query.get("ms", ["0"])[0]) / 1000)
             self.answer(200, b"slept\n")
+        elif url.path == "/query" and mysql_socket:
+            cursor = mysql_connection().cursor()
+            cursor.execute("SELECT %s, SLEEP(0.005)", (query.get("id", ["0"])[0],))
+            self.answer(200, f"{cursor.fetchone()}\n".encode())
         elif url.path == "/status":
             code = int(query.get("code", ["200"])[0])
             self.answer(code, f"status {code}\n".encode())
@@ -93,7 +111,10 @@ def main():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--mysql-socket", help="MariaDB unix socket for /query")
     args = parser.parse_args()
+    global mysql_socket
+    mysql_socket = args.mysql_socket
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
