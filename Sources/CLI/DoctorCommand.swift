@@ -308,7 +308,7 @@ struct Doctor {
         case "none":
             return .ok(name, "none")
         case "integrity":
-            return .ok(name, "integrity: bpf_probe_write_user is forbidden; uprobe-trace never writes user memory")
+            return .ok(name, "integrity: of BPF, only bpf_probe_write_user is forbidden; uprobe-trace never writes user memory")
         case "confidentiality":
             return .warn(name, "confidentiality: bpf_probe_read_kernel, bpf_probe_read and tracefs are forbidden; uprobe-trace (bpf_probe_read_user only) works, bpftrace scripts that read kernel memory or use tracefs do not",
                          fix: "to use those tools, boot with lockdown=integrity (with Secure Boot the distribution may force confidentiality)")
