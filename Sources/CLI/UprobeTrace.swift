@@ -20,7 +20,7 @@ struct UprobeTrace: ParsableCommand {
           uprobe-trace symbols dump libssl.so.3 --grep SSL_read
           uprobe-trace symbols resolve ./server main.main     # the uprobe offset of one symbol
         """,
-        subcommands: [TraceCommand.self, SymbolsCommand.self],
+        subcommands: [TraceCommand.self, SymbolsCommand.self, DoctorCommand.self],
         defaultSubcommand: TraceCommand.self
     )
 }
