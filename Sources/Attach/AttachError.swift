@@ -23,7 +23,7 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .permission(let op):
-            return "\(op): permission denied; hint: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE"
+            return "\(op): permission denied; hint: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (and CAP_SYS_ADMIN on Linux 6.16+ and stable kernels with that change, where creating a uprobe needs it); `uprobe-trace doctor` checks"
         case .libbpf(let op, let e):
             return "\(op) failed: \(Self.message(e)); hint: run `uprobe-trace doctor` to check kernel support"
         case .notFound(let kind, let name, let object):
