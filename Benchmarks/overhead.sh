@@ -35,11 +35,15 @@ server_pid=$!
 for _ in $(seq 50); do grep -q listening "$work/server.log" && break; sleep 0.1; done
 addr=$(sed -n 's/^listening //p' "$work/server.log")
 
-# The same probe points uprobe-trace uses: ServeHTTP's entry and every RET, as file offsets.
+# The probe points a /sleep request reaches, as file offsets: ServeHTTP's entry
+# and every RET, and runtime.newproc1's RETs (uprobe-trace follows goroutine
+# creation in programs that make client calls, as go-server does; net/http
+# starts one goroutine per request for the connection's background read).
 offsets=$("$bin" symbols dump testdata/bin/go-server --json | python3 -c '
 import json, sys
-f = {f["name"]: f for f in json.load(sys.stdin)["go"]["functions"]}["net/http.serverHandler.ServeHTTP"]
-print(" ".join(str(o) for o in [f["file_offset"]] + f["ret_offsets"]))')
+f = {f["name"]: f for f in json.load(sys.stdin)["go"]["functions"]}
+s, n = f["net/http.serverHandler.ServeHTTP"], f["runtime.newproc1"]
+print(" ".join(str(o) for o in [s["file_offset"]] + s["ret_offsets"] + n["ret_offsets"]))')
 
 # Cases: /sleep?ms=0 driven to saturation (32 connections), where the cost per
 # request shows fully in throughput; /sleep?ms=1 with 1 connection (latency

@@ -30,11 +30,18 @@ struct TraceCommand: ParsableCommand {
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
-        costs 2 uprobe hits. --ssl costs 2 hits per SSL_read/SSL_write call
+        costs 2 uprobe hits, a client request 3, and in programs that make
+        client calls each new goroutine 1 (to find a client call's parent). --ssl costs 2 hits per SSL_read/SSL_write call
         (several per request); --mysql 2 per query. TLS bodies are never
         exported, nor Authorization/Cookie header values. Needs root (or CAP_BPF, CAP_PERFMON and
         CAP_SYS_PTRACE). OTEL_EXPORTER_OTLP_ENDPOINT, ..._TRACES_ENDPOINT,
         ..._HEADERS and OTEL_SERVICE_NAME are honoured.
+
+        Traces: a server span continues an incoming W3C traceparent (its
+        sampled flag is honoured); Go client calls are children of the server
+        request their goroutine (or its creator) serves, and of a traced Go
+        client in another process when one sent the request; MySQL queries and
+        TLS client calls are children of the TLS server span on their thread.
 
         Stops on Ctrl-C/SIGTERM, when every traced pid has exited, or after
         --duration; then flushes the exporters and prints a summary line.
