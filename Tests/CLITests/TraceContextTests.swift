@@ -76,4 +76,39 @@ import Testing
         #expect(roots.count == malformed.count, "each malformed request starts its own trace")
         #expect(!all.contains { query($0).contains("unsampled") || ($0["traceId"] as? String)?.hasPrefix("5bf92f") == true })
     }
+
+    /// Issue 7 item 7: `--sample-ratio` by trace id for new traces; requests with a
+    /// traceparent follow its sampled flag (parent-based).
+    @Test func sampleRatio() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try GoHTTPTraceTests.Server(Repo.fixture("go-server"))
+        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("sampling-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: jsonPath) }
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--otlp-json", jsonPath, "--quiet", "--sample-ratio", "0.25"])
+        _ = tracer.waitForStderr("attached")
+        let n = 400
+        let replies = try GoHTTPTraceTests().load(server.address, (0..<n).map { "/hello?id=\($0)" }, concurrency: 4)
+        #expect(replies.count == n)
+        // Sampled by their caller: recorded whatever the ratio; not sampled: never.
+        for (i, flags) in ["01", "01", "00"].enumerated() {
+            let r = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-H", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e473\(i)-00f067aa0ba902b7-\(flags)",
+                                              "http://\(server.address)/hello?parent=\(i)"])
+            #expect(r.status == 0)
+        }
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let all = try spans(inJSONLines: jsonPath)
+        let roots = all.filter { query($0).hasPrefix("id=") }
+        // Binomial(400, 0.25): mean 100, sd 8.7; 55...145 is beyond 5 sd.
+        #expect(roots.count > 55 && roots.count < 145, "\(roots.count) of \(n) new traces recorded at 0.25")
+        #expect(stderr.contains("\(n - roots.count + 1) not sampled"), "\(stderr)")
+        for span in roots {
+            // The rule: the trace id's last 56 bits below 0.25 × 2^56.
+            let id = span["traceId"] as? String ?? ""
+            let low56 = UInt64(id.suffix(14), radix: 16) ?? .max
+            #expect(low56 < (UInt64(1) << 54), "\(id) recorded")
+        }
+        #expect(all.filter { query($0).hasPrefix("parent=") }.map(query).sorted() == ["parent=0", "parent=1"])
+    }
 }
