@@ -50,6 +50,16 @@ import TraceEvents
             #expect(e.h.goid != 0)
         }
         let servers = events.filter(\.isServer)
+        // One head record per server request, sent at its entry: same goroutine and
+        // start, and its bytes end with that request's head (request line first).
+        let heads = sink.allHeads
+        #expect(heads.count == servers.count, "\(heads.count) head records for \(servers.count) server requests")
+        for s in servers {
+            let head = heads.first { $0.event.h.goid == s.h.goid && $0.event.h.start_ns == s.h.start_ns }
+            let text = String(decoding: head?.bytes ?? [], as: UTF8.self)
+            let target = s.pathText + (s.queryText.isEmpty ? "" : "?" + s.queryText)
+            #expect(text.contains("\(s.methodText) \(target) HTTP/1.1\r\n") && text.hasSuffix("\r\n\r\n"), "\(describe(s)): head \(text.debugDescription)")
+        }
         func one(_ path: String, _ query: String) -> ut_go_http_event? {
             let found = servers.filter { $0.pathText == path && $0.queryText == query }
             #expect(found.count == 1, "server events for \(path)?\(query): \(found.map(describe))")

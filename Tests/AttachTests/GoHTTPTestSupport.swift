@@ -116,14 +116,27 @@ enum GoHTTPTestSupport {
     }
 }
 
-/// Events received from the ring buffer, decoded.
+/// Events received from the ring buffer, decoded: request events, and the
+/// head records (`ut_go_head_event` + bytes) sent at ServeHTTP entry.
 final class EventSink: Sendable {
     private let events = Mutex<[ut_go_http_event]>([])
+    private let heads = Mutex<[(event: ut_go_head_event, bytes: [UInt8])]>([])
     private let malformed = Mutex<Int>(0)
 
     /// The handler to give the reader.
     var handler: RingBufferReader.Handler {
         { [self] bytes in
+            let headSize = MemoryLayout<ut_go_head_event>.size
+            if bytes.count >= headSize,
+               bytes.withUnsafeBytes({ $0.loadUnaligned(as: UInt32.self) }) == UInt32(UT_EVENT_GO_HTTP_HEAD.rawValue) {
+                let h = bytes.withUnsafeBytes { $0.loadUnaligned(as: ut_go_head_event.self) }
+                guard Int(h.captured) == bytes.count - headSize else {
+                    malformed.withLock { $0 += 1 }
+                    return
+                }
+                heads.withLock { $0.append((h, Array(bytes[headSize...]))) }
+                return
+            }
             guard bytes.count == MemoryLayout<ut_go_http_event>.size else {
                 malformed.withLock { $0 += 1 }
                 return
@@ -133,6 +146,7 @@ final class EventSink: Sendable {
         }
     }
 
+    var allHeads: [(event: ut_go_head_event, bytes: [UInt8])] { heads.withLock { $0 } }
     var all: [ut_go_http_event] { events.withLock { $0 } }
     var malformedCount: Int { malformed.withLock { $0 } }
 
