@@ -109,26 +109,24 @@ public final class BPFObject: @unchecked Sendable {
     /// Sets a map's size before load (`bpf_map__set_max_entries`); for a ring
     /// buffer, the size in bytes (a power of two, a multiple of the page size).
     public func setMaxEntries(map mapName: String, _ entries: UInt32) throws(AttachError) {
-        try locked { () throws(AttachError) in
-            let obj = try openObject(phase: "resizing \(mapName)")
-            guard let map = bpf_object__find_map_by_name(obj, mapName) else {
-                throw .notFound(kind: "map", name: mapName, object: name)
-            }
-            let rc = bpf_map__set_max_entries(map, entries)
-            if rc < 0 { throw AttachError.from(errno: -rc, operation: "bpf_map__set_max_entries(\(mapName), \(entries))") }
-        }
+        try beforeLoad(map: mapName, "bpf_map__set_max_entries(\(mapName), \(entries))") { bpf_map__set_max_entries($0, entries) }
     }
 
     /// Before load: map `mapName` will be the existing map `fd` (same type and
     /// sizes) instead of a new one (`bpf_map__reuse_fd`, which dups `fd`).
     public func reuseMap(_ mapName: String, fd: Int32) throws(AttachError) {
+        try beforeLoad(map: mapName, "bpf_map__reuse_fd(\(mapName))") { bpf_map__reuse_fd($0, fd) }
+    }
+
+    /// Runs libbpf call `body` (returning 0 or -errno) on map `mapName` of the opened object.
+    private func beforeLoad(map mapName: String, _ operation: String, _ body: (OpaquePointer) -> Int32) throws(AttachError) {
         try locked { () throws(AttachError) in
-            let obj = try openObject(phase: "sharing \(mapName)")
+            let obj = try openObject(phase: operation)
             guard let map = bpf_object__find_map_by_name(obj, mapName) else {
                 throw .notFound(kind: "map", name: mapName, object: name)
             }
-            let rc = bpf_map__reuse_fd(map, fd)
-            if rc < 0 { throw AttachError.from(errno: -rc, operation: "bpf_map__reuse_fd(\(mapName))") }
+            let rc = body(map)
+            if rc < 0 { throw AttachError.from(errno: -rc, operation: operation) }
         }
     }
 
