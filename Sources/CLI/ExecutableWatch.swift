@@ -26,6 +26,9 @@ struct ExecutableWatch {
         /// For a process: where its stack starts, which every exec randomizes (ASLR),
         /// so an exec of the same file is seen too.
         var startStack: UInt64 = 0
+        /// For a process: its start time, which an exec keeps and a new process
+        /// reusing the pid does not.
+        var startTime: UInt64 = 0
     }
 
     private var paths: [(path: String, id: FileID?)]
@@ -48,7 +51,9 @@ struct ExecutableWatch {
             out.append(.replaced(path: paths[i].path))
         }
         for i in pids.indices {
-            guard let id = Self.identity(pid: pids[i].pid), id != pids[i].id else { continue }
+            guard let old = pids[i].id, let id = Self.identity(pid: pids[i].pid), id != old else { continue }
+            // Another process under a reused pid is not ours: stop watching it.
+            guard id.startTime == old.startTime else { pids[i].id = nil; continue }
             pids[i].id = id
             out.append(.exec(pid: pids[i].pid))
         }
@@ -70,11 +75,13 @@ struct ExecutableWatch {
         let n = read(fd, &buffer, buffer.count)
         guard n > 0 else { return nil }
         let stat = buffer[0..<n]
-        // Fields after the command name's closing parenthesis start at field 3; startstack is field 28.
+        // Fields after the command name's closing parenthesis start at field 3:
+        // starttime is field 22, startstack field 28 (proc(5)).
         guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 25, let start = UInt64(String(decoding: fields[25], as: UTF8.self)) else { return nil }
-        id.startStack = start
+        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " ")).map { UInt64(String(decoding: $0, as: UTF8.self)) }
+        guard fields.count > 25, let startTime = fields[19], let startStack = fields[25] else { return nil }
+        id.startTime = startTime
+        id.startStack = startStack
         return id
     }
 }

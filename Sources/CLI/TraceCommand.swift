@@ -176,8 +176,8 @@ struct TraceCommand: ParsableCommand {
                         Log.write("uprobe-trace: \(path) was replaced on disk; processes running the old file stay traced, attaching to the new one\n")
                         plan = try GoHTTPPlan.forExecutable(path)
                     case .exec(let pid):
-                        let now = (try? ProcessImage(pid: pid).mainExecutable) ?? nil
-                        Log.write("uprobe-trace: pid \(pid) exec'd \(now ?? "a program"); uprobes do not follow a pid into its new image, attaching again\n")
+                        let program = (try? ProcessImage(pid: pid).mainExecutable) ?? nil
+                        Log.write("uprobe-trace: pid \(pid) exec'd \(program ?? "a program"); uprobes do not follow a pid into its new image, attaching again\n")
                         plan = try GoHTTPPlan.forProcess(pid)
                     }
                     resources.update(plan)
@@ -377,12 +377,12 @@ enum Signals {
                 return .signal(sig)
             }
             if let deadline, BootClock.bootNanos() >= deadline { return .duration }
-            let now = pids.filter { !gone.contains($0) && !isAlive($0) }
-            if !now.isEmpty {
-                gone += now
+            let exited = pids.filter { !gone.contains($0) && !isAlive($0) }
+            if !exited.isEmpty {
+                gone += exited
                 if gone.count == pids.count { return .processesExited(gone) }
                 let left = pids.filter { !gone.contains($0) }.map(String.init).joined(separator: ", ")
-                Log.write("uprobe-trace: traced process \(now.map(String.init).joined(separator: ", ")) exited; still tracing \(left)\n")
+                Log.write("uprobe-trace: traced process \(exited.map(String.init).joined(separator: ", ")) exited; still tracing \(left)\n")
             }
             if BootClock.bootNanos() >= nextTick {
                 tick()
