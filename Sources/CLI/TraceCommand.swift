@@ -108,6 +108,8 @@ struct TraceCommand: ParsableCommand {
         Signals.block()
         let environment = Environment.variables
         let pids = self.pids
+        // Before planning: a file replaced or a pid exec'ing from here on is seen by the main loop.
+        var watch = ExecutableWatch(paths: goHTTP ? exe : [], pids: goHTTP ? pids : [])
         // Plans first: every target is checked before anything is attached.
         let goPlans = goHTTP ? try pids.map { try GoHTTPPlan.forProcess($0) } + exe.map { try GoHTTPPlan.forExecutable($0) } : []
         let libraryPids: [Int32?] = pids.isEmpty ? [nil] : pids.map { $0 }
@@ -149,13 +151,14 @@ struct TraceCommand: ParsableCommand {
             Log.write("uprobe-trace: attached \(family.probeCount) probes to \(what)\n")
         }
         var firstGo: GoHTTPProbes?
-        for plan in goPlans {
+        func attachGo(_ plan: GoHTTPPlan) throws {
             let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets, points: plan.points,
                                      shared: shared, peer: firstGo)
             firstGo = firstGo ?? p
             let who = plan.pid.map { "pid \($0) (\(plan.displayPath), \(plan.goVersion))" } ?? "\(plan.displayPath) (\(plan.goVersion), every process)"
             attached(p, "\(who): \(plan.functions.joined(separator: ", "))")
         }
+        for plan in goPlans { try attachGo(plan) }
         for plan in sslPlans {
             let o = plan.offsets
             let p = try SSLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes,
@@ -174,7 +177,27 @@ struct TraceCommand: ParsableCommand {
         reader.start()
         defer { reader.stop() }
 
-        let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: pids)
+        let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: pids) {
+            // Uprobes belong to inodes: a new file at an --exe path, or a new program in a --pid, gets its own probes.
+            for change in watch.changes() {
+                do {
+                    let plan: GoHTTPPlan
+                    switch change {
+                    case .replaced(let path):
+                        Log.write("uprobe-trace: \(path) was replaced on disk; processes running the old file stay traced, attaching to the new one\n")
+                        plan = try GoHTTPPlan.forExecutable(path)
+                    case .exec(let pid):
+                        let program = (try? ProcessImage(pid: pid).mainExecutable) ?? nil
+                        Log.write("uprobe-trace: pid \(pid) exec'd \(program ?? "a program"); uprobes do not follow a pid into its new image, attaching again\n")
+                        plan = try GoHTTPPlan.forProcess(pid)
+                    }
+                    resources.update(plan)
+                    try attachGo(plan)
+                } catch {
+                    Log.note("\(error) (not traced; the tool keeps running)")
+                }
+            }
+        }
         if case .processesExited(let gone) = reason {
             Log.write("uprobe-trace: traced process\(gone.count > 1 ? "es" : "") \(gone.map(String.init).joined(separator: ", ")) exited\n")
         }
@@ -272,13 +295,13 @@ final class Counter: Sendable {
 final class ResourceCache: Sendable {
     private let cache: Mutex<[UInt32: Resource]>
     private let environment: [String: String]
-    private let goVersions: [String: String]
+    private let goVersions: Mutex<[String: String]>
 
     init(plans: [GoHTTPPlan], environment: [String: String]) {
         self.environment = environment
         var versions: [String: String] = [:]
         for p in plans { versions[p.displayPath] = p.goVersion }
-        goVersions = versions
+        goVersions = Mutex(versions)
         var known: [UInt32: Resource] = [:]
         for p in plans {
             if let pid = p.pid {
@@ -292,10 +315,20 @@ final class ResourceCache: Sendable {
         if let r = cache.withLock({ $0[pid] }) { return r }
         let exe = (try? ProcessImage(pid: Int32(bitPattern: pid)).mainExecutable) ?? nil
         let path = exe ?? "unknown"
-        let r = TracedProcess(pid: pid, executablePath: path, goVersion: goVersions[path])
+        let r = TracedProcess(pid: pid, executablePath: path, goVersion: goVersions.withLock { $0[path] })
             .resource(environment: environment)
         cache.withLock { $0[pid] = r }
         return r
+    }
+
+    /// A plan made after start (a replaced --exe file, a --pid that exec'd).
+    func update(_ plan: GoHTTPPlan) {
+        if let pid = plan.pid {
+            let r = TracedProcess(pid: UInt32(pid), executablePath: plan.displayPath, goVersion: plan.goVersion).resource(environment: environment)
+            cache.withLock { $0[UInt32(pid)] = r }
+        } else {
+            goVersions.withLock { $0[plan.displayPath] = plan.goVersion }
+        }
     }
 }
 
@@ -333,8 +366,12 @@ enum Signals {
         pthread_sigmask(SIG_BLOCK, &s, nil)
     }
 
-    static func wait(until deadline: UInt64?, pids: [Int32]) -> StopReason {
+    /// Returns why to stop; reports each traced pid that exits while others live on,
+    /// and calls `tick` about once a second.
+    static func wait(until deadline: UInt64?, pids: [Int32], tick: () -> Void = {}) -> StopReason {
         var s = set
+        var gone: [Int32] = []
+        var nextTick = BootClock.bootNanos() + 1_000_000_000
         while true {
             var ts = timespec(tv_sec: 0, tv_nsec: 100_000_000)
             let sig = sigtimedwait(&s, nil, &ts)
@@ -348,9 +385,16 @@ enum Signals {
                 return .signal(sig)
             }
             if let deadline, BootClock.bootNanos() >= deadline { return .duration }
-            if !pids.isEmpty {
-                let gone = pids.filter { !isAlive($0) }
+            let exited = pids.filter { !gone.contains($0) && !isAlive($0) }
+            if !exited.isEmpty {
+                gone += exited
                 if gone.count == pids.count { return .processesExited(gone) }
+                let left = pids.filter { !gone.contains($0) }.map(String.init).joined(separator: ", ")
+                Log.write("uprobe-trace: traced process \(exited.map(String.init).joined(separator: ", ")) exited; still tracing \(left)\n")
+            }
+            if BootClock.bootNanos() >= nextTick {
+                tick()
+                nextTick = BootClock.bootNanos() + 1_000_000_000
             }
         }
     }

@@ -216,21 +216,15 @@ import Testing
         let untraced = fingerprint(try load(server.address, targets, concurrency: 8))
         let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--quiet"])
         _ = tracer.waitForStderr("attached")
+        let footprint = try KernelFootprint.take(tool: tracer.process.processIdentifier, traced: [server.pid])
         let traced = fingerprint(try load(server.address, targets, concurrency: 8))
         let (status, stderr) = tracer.interruptAndWait()
         #expect(status == 0)
         #expect(stderr.contains("10000 spans"), "\(stderr)")
         #expect(untraced.count == 10_000 && traced == untraced, "responses differ under tracing")
         #expect(server.bg.process.isRunning)
-        // Nothing of ours remains: no uprobe on this server, no orphaned program.
-        let perf = try run("/usr/sbin/bpftool", ["-j", "perf", "show"]).stdout
-        #expect(!perf.contains("\"pid\":\(tracer.process.processIdentifier)"))
-        let progs = try run("/usr/sbin/bpftool", ["-j", "prog", "show"]).stdout
-        let ours = try (JSONSerialization.jsonObject(with: Data(progs.utf8)) as? [[String: Any]] ?? []).filter {
-            ($0["name"] as? String).map { ["go_server_entry", "go_server_retur", "go_conn_serve_r", "go_client_entry", "go_client_retur"].contains($0) } ?? false
-        }
-        // Programs of concurrently running tests belong to a live process; a leaked one belongs to none.
-        #expect(ours.allSatisfy { ($0["pids"] as? [Any])?.isEmpty == false }, "orphaned BPF programs: \(ours)")
+        // Nothing of ours remains: no program, link or uprobe, and the server's text is as on disk.
+        try footprint.expectReleased(traced: [server.pid])
     }
 
     /// A pid that is not Go, and a traced process that exits.

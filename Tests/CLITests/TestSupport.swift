@@ -93,6 +93,8 @@ final class Background {
     let stdout: LineReader
     let stderrPipe = Pipe()
     private var stderrText = ""
+    /// One reader for the whole run: a line read ahead is kept for the next wait.
+    private lazy var stderrReader = LineReader(stderrPipe.fileHandleForReading)
 
     init(_ exe: String, _ args: [String], environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: exe)
@@ -107,19 +109,30 @@ final class Background {
 
     /// Reads stderr until a line containing `text` (or EOF); returns everything read.
     func waitForStderr(_ text: String) -> String {
-        let reader = LineReader(stderrPipe.fileHandleForReading)
-        while let line = reader.next() {
+        while let line = stderrReader.next() {
             stderrText += line + "\n"
             if line.contains(text) { break }
         }
         return stderrText
     }
 
-    func interruptAndWait() -> (status: Int32, stderr: String) {
-        if process.isRunning { kill(process.processIdentifier, SIGINT) }
-        let rest = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+    func interruptAndWait() -> (status: Int32, stderr: String) { signalAndWait(SIGINT) }
+
+    /// Sends `sig` if the process still runs, then waits for its exit; returns its status and whole stderr.
+    func signalAndWait(_ sig: Int32) -> (status: Int32, stderr: String) {
+        if process.isRunning { kill(process.processIdentifier, sig) }
+        while let line = stderrReader.next() { stderrText += line + "\n" }
         process.waitUntilExit()
-        return (process.terminationStatus, stderrText + String(decoding: rest, as: UTF8.self))
+        return (process.terminationStatus, stderrText)
+    }
+
+    /// Waits for the process to exit by itself; returns its status and whole stderr.
+    func waitForExit() -> (status: Int32, stderr: String) { signalAndWait(0) }
+
+    /// Kills the process (SIGKILL) if it still runs after `seconds`: a hung run fails its test instead of the whole suite.
+    func watchdog(seconds: Double) {
+        let p = process
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
     }
 
     deinit { if process.isRunning { process.terminate() } }

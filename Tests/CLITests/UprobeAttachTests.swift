@@ -78,7 +78,11 @@ final class LineReader {
                 return String(decoding: line, as: UTF8.self)
             }
             let chunk = handle.availableData
-            if chunk.isEmpty { return nil }
+            if chunk.isEmpty {
+                // End of file: a last line without a newline is still a line.
+                defer { buffer.removeAll() }
+                return buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self)
+            }
             buffer.append(chunk)
         }
     }

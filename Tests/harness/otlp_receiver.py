@@ -1,17 +1,54 @@
 #!/usr/bin/env python3
 """A minimal OTLP/HTTP receiver for the end-to-end tests: accepts POST
-/v1/traces, saves each body as OUTDIR/N.pb, answers 200 with an empty
-ExportTraceServiceResponse. Prints "listening PORT" when ready.
+/v1/traces, saves each accepted body as OUTDIR/N.pb, answers 200 with an
+empty ExportTraceServiceResponse. Prints "listening PORT" when ready.
 
-Usage: otlp_receiver.py OUTDIR
+Usage: otlp_receiver.py OUTDIR [--port N] [--responses LIST] [--hang]
+
+  --port N          listen on this port (default: any free one)
+  --responses LIST  answer the first requests with these instead of 200, in
+                    order: CODE, CODE:RETRY_AFTER_SECONDS, or "hang"
+                    (e.g. 503,429:1); later requests get 200
+  --hang            every request: read it, then never answer
+
+Every request is logged to OUTDIR/requests.log as "MONOTONIC_SECONDS ANSWER"
+(ANSWER: the status sent, or "hang").
 """
+import argparse
 import http.server
 import itertools
 import os
-import sys
+import signal
+import threading
+import time
 
-outdir = sys.argv[1]
+# The test process starts children with most signals blocked; unblock the ones
+# the tests stop us with, or terminate() would leave us running.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+parser = argparse.ArgumentParser()
+parser.add_argument("outdir")
+parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--responses", default="")
+parser.add_argument("--hang", action="store_true")
+args = parser.parse_args()
+
+outdir = args.outdir
 counter = itertools.count()
+scripted = [r for r in args.responses.split(",") if r]
+lock = threading.Lock()
+
+
+def next_answer():
+    if args.hang:
+        return "hang"
+    with lock:
+        return scripted.pop(0) if scripted else "200"
+
+
+def log(answer):
+    with lock, open(os.path.join(outdir, "requests.log"), "a") as f:
+        f.write(f"{time.monotonic():.6f} {answer}\n")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -20,12 +57,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         ok = self.path == "/v1/traces" and self.headers.get("Content-Type") == "application/x-protobuf"
-        if ok:
+        answer = next_answer() if ok else "404"
+        log(answer)
+        if answer == "hang":
+            threading.Event().wait()
+        code, _, retry_after = answer.partition(":")
+        if code == "200":
             with open(os.path.join(outdir, f"{next(counter)}.pb"), "wb") as f:
                 f.write(body)
             with open(os.path.join(outdir, "headers.txt"), "a") as f:
                 f.write(str(dict(self.headers)) + "\n")
-        self.send_response(200 if ok else 404)
+        self.send_response(int(code))
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -34,6 +78,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+server.daemon_threads = True
 print(f"listening {server.server_address[1]}", flush=True)
 server.serve_forever()

@@ -6,6 +6,8 @@
 //	/hello         answers 200 with the greet.Header header set
 //	/call?url=U    calls U with net/http (client spans inside a server span);
 //	               with &go=1 the call is made from a new goroutine
+//	/exec?path=P   answers 200, then replaces the process with program P
+//	               (arguments: the further arg= values), as a wrapper that execs does
 //	/_timings      the server's own measurement of every request so far
 //	               ("URI NANOSECONDS" lines, from the outermost handler's
 //	               entry to its return), then forgets them
@@ -21,6 +23,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"example.com/greet"
@@ -77,6 +80,15 @@ func main() {
 			return
 		}
 		fmt.Fprintf(w, "upstream %d\n", code)
+	})
+	mux.HandleFunc("/exec", func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Query().Get("path")
+		argv := append([]string{path}, r.URL.Query()["arg"]...)
+		fmt.Fprintf(w, "exec %s\n", path)
+		// After the response is out, so the request completes.
+		time.AfterFunc(100*time.Millisecond, func() {
+			log.Fatal(syscall.Exec(path, argv, os.Environ()))
+		})
 	})
 
 	// The outermost handler measures each request itself, so tests can compare
