@@ -74,6 +74,12 @@ struct TraceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
 
+    @Option(name: .customLong("metrics-addr"), help: ArgumentHelp("Serve the tool's own metrics (Prometheus text) on GET /metrics at this address, e.g. 127.0.0.1:9464 (port 0: any free port).", valueName: "host:port"))
+    var metricsAddr: String?
+
+    @Option(name: .customLong("ring-buffer-size"), help: ArgumentHelp("Bytes of each probe family's kernel ring buffer: a power of two, at least the page size (default 4194304). Raise it when events are lost in the kernel.", valueName: "bytes"))
+    var ringBufferSize: UInt32?
+
     var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
@@ -91,10 +97,20 @@ struct TraceCommand: ParsableCommand {
         }
         if captureBytes > 8192 { throw ValidationError("--capture-bytes is at most 8192") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+        if let metricsAddr, MetricsServer.parse(metricsAddr) == nil {
+            throw ValidationError("--metrics-addr \(metricsAddr) is not HOST:PORT; hint: e.g. --metrics-addr 127.0.0.1:9464")
+        }
+        if let size = ringBufferSize {
+            let page = UInt32(sysconf(Int32(_SC_PAGESIZE)))
+            if size < page || size & (size - 1) != 0 {
+                throw ValidationError("--ring-buffer-size \(size) must be a power of two of at least \(page) (the page size); hint: e.g. 4194304 (4 MiB) or 16777216")
+            }
+        }
     }
 
     func run() throws {
         Signals.block()
+        let startTime = wallClockSeconds()
         let environment = Environment.variables
         let pids = self.pids
         // Plans first: every target is checked before anything is attached.
@@ -115,6 +131,8 @@ struct TraceCommand: ParsableCommand {
         } ?? []
 
         let sinks = try Sinks(console: !quiet, jsonPath: otlpJSON, endpoint: otlpEndpoint, environment: environment)
+        // Listening before anything is attached: a taken port fails first.
+        let metrics = try metricsAddr.map { try MetricsServer(listen: $0) }
         let resources = ResourceCache(plans: goPlans, environment: environment)
         let clock = BootClock()
         let resource: @Sendable (UInt32) -> Resource = { resources.resource(for: $0) }
@@ -129,19 +147,24 @@ struct TraceCommand: ParsableCommand {
 
         var families: [any AttachedFamily] = []
         var readers: [RingBufferReader] = []
+        var attached: [SelfMetrics.Attached] = []
         defer {
             for r in readers { r.stop() }
             for f in families { f.detach() }
         }
+        // Runs before the detach above: a scrape reads the BPF maps.
+        defer { metrics?.stop() }
         func start(_ family: any AttachedFamily, _ what: String, handler: @escaping RingBufferReader.Handler) throws {
             families.append(family)
             let reader = try family.reader(handler)
             reader.start()
             readers.append(reader)
+            attached.append(SelfMetrics.Attached(probes: family, reader: reader))
             Log.write("uprobe-trace: attached \(family.probeCount) probes to \(what)\n")
         }
         for plan in goPlans {
-            let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets, points: plan.points)
+            let p = try GoHTTPProbes(binaryPath: plan.attachPath, pid: plan.pid, offsets: plan.offsets, points: plan.points,
+                                     ringBufferBytes: ringBufferSize)
             let who = plan.pid.map { "pid \($0) (\(plan.displayPath), \(plan.goVersion))" } ?? "\(plan.displayPath) (\(plan.goVersion), every process)"
             try start(p, "\(who): \(plan.functions.joined(separator: ", "))") { bytes in
                 if let e = bytes.withUnsafeBytes({ GoHTTPEvent(bytes: $0) }) { emit([goSpans.span(for: e)]) }
@@ -150,17 +173,24 @@ struct TraceCommand: ParsableCommand {
         for plan in sslPlans {
             let o = plan.offsets
             let p = try SSLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes,
-                                  points: SSLProbes.points(write: o["SSL_write"], writeEx: o["SSL_write_ex"], read: o["SSL_read"], readEx: o["SSL_read_ex"]))
+                                  points: SSLProbes.points(write: o["SSL_write"], writeEx: o["SSL_write_ex"], read: o["SSL_read"], readEx: o["SSL_read_ex"]),
+                                  ringBufferBytes: ringBufferSize)
             try start(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): \(o.keys.sorted().joined(separator: ", "))") { bytes in
                 if let e = SSLEvent(bytes: bytes) { emit(tls.withLock { $0.consume(e) }) }
             }
         }
         for plan in mysqlPlans {
             guard let offset = plan.offsets["mysql_real_query"] else { continue }
-            let p = try MySQLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes, entryOffset: offset)
+            let p = try MySQLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes, entryOffset: offset,
+                                    ringBufferBytes: ringBufferSize)
             try start(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): mysql_real_query") { bytes in
                 if let e = MySQLEvent(bytes: bytes) { emit([sqlSpans.span(for: e)]) }
             }
+        }
+
+        if let metrics {
+            metrics.start(render: SelfMetrics(attached: attached, sinks: sinks, spans: spanCount, startTime: startTime).render)
+            Log.write("uprobe-trace: metrics on http://\(metrics.address)/metrics\n")
         }
 
         let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: pids)
@@ -170,17 +200,17 @@ struct TraceCommand: ParsableCommand {
         // Drain what the kernel already produced, then detach before flushing.
         for r in readers { r.stop() }
         readers.removeAll()
-        var lost: UInt64 = 0
-        for f in families { lost += (try? f.lostEvents()) ?? 0 }
+        let lost = lostByFamily(families).map { "\($0.family) \($0.lost)" }.joined(separator: ", ")
         // Responses without a length end at the last write seen.
         emit(tls.withLock { $0.flush() })
         let results = sinks.shutdown(timeout: 5)
         let exported = results.map { "\($0.counters.exported) to \($0.name)" }.joined(separator: ", ")
         let dropped = results.reduce(0) { $0 + $1.counters.dropped }
-        Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported)), \(lost) events lost in the kernel, \(dropped) spans dropped\n")
+        Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported)), \(dropped) spans dropped, events lost in the kernel: \(lost)\n")
         if dropped > 0, let e = results.compactMap({ $0.counters.lastError }).first {
             Log.note("last export error: \(e)")
         }
+        metrics?.stop()
         // Last, because it is slow: the kernel waits for an RCU grace period per
         // uprobe it removes (~150 ms each here, whether or not the process lives).
         let probes = families.reduce(0) { $0 + $1.probeCount }
@@ -191,11 +221,18 @@ struct TraceCommand: ParsableCommand {
 }
 
 /// What the trace loop needs of an attached probe family.
-protocol AttachedFamily {
+protocol AttachedFamily: Sendable {
+    /// The loaded BPF object (its links are the probes).
+    var object: BPFObject { get }
     var probeCount: Int { get }
     func reader(_ handler: @escaping RingBufferReader.Handler) throws(AttachError) -> RingBufferReader
     func lostEvents() throws(AttachError) -> UInt64
     func detach()
+}
+
+extension AttachedFamily {
+    /// `go_http`, `openssl` or `mysql`: the BPF object's name, as in metrics and the summary.
+    var familyName: String { object.name }
 }
 
 extension GoHTTPProbes: AttachedFamily {}
@@ -205,25 +242,26 @@ extension MySQLProbes: AttachedFamily {}
 /// The exporters chosen on the command line, each behind a batching processor
 /// so the ring-buffer reader never blocks on I/O.
 final class Sinks: Sendable {
-    let processors: [(name: String, processor: BatchSpanProcessor)]
+    /// `name` for the summary (with the endpoint), `kind` for metric labels: console, otlp-json, otlp-http.
+    let processors: [(name: String, kind: String, processor: BatchSpanProcessor)]
 
     init(console: Bool, jsonPath: String?, endpoint: String?, environment: [String: String]) throws {
-        var list: [(String, BatchSpanProcessor)] = []
+        var list: [(String, String, BatchSpanProcessor)] = []
         if console {
             var config = BatchSpanProcessor.Configuration()
             config.scheduleDelay = 0.1
-            list.append(("console", BatchSpanProcessor(exporter: ConsoleExporter(), configuration: config)))
+            list.append(("console", "console", BatchSpanProcessor(exporter: ConsoleExporter(), configuration: config)))
         }
         if let jsonPath {
             do {
-                list.append(("otlp-json", BatchSpanProcessor(exporter: try OTLPJSONFileExporter(path: jsonPath))))
+                list.append(("otlp-json", "otlp-json", BatchSpanProcessor(exporter: try OTLPJSONFileExporter(path: jsonPath))))
             } catch {
                 throw CLIError(description: "--otlp-json \(jsonPath): \(error); hint: check that the directory exists and is writable")
             }
         }
         do {
             if let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment) {
-                list.append(("otlp-http \(config.endpoint.absoluteString)", BatchSpanProcessor(exporter: OTLPHTTPExporter(configuration: config))))
+                list.append(("otlp-http \(config.endpoint.absoluteString)", "otlp-http", BatchSpanProcessor(exporter: OTLPHTTPExporter(configuration: config))))
             }
         } catch {
             throw CLIError(description: "\(error)", exitCode: 2)
@@ -250,6 +288,13 @@ final class Sinks: Sendable {
         done.wait()
         return box.withLock { $0 }
     }
+}
+
+/// Wall-clock time in seconds since the Unix epoch.
+func wallClockSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// A counter the reader thread increments and the main thread reads.
