@@ -65,6 +65,13 @@ extension GoHTTPTraceTests {
         let address = try #require(metricsAddress(in: head), "\(head)")
         let probes = try #require(head.firstMatch(of: /attached (\d+) probes/).flatMap { Double($0.1) }, "\(head)")
 
+        // A scraper that sends half a request and stalls: it holds the metrics
+        // thread (for at most 2 s), never the ring-buffer readers.
+        let (host, mport) = (address[..<address.lastIndex(of: ":")!], address[address.index(after: address.lastIndex(of: ":")!)...])
+        let stalled = try Background("/usr/bin/env", ["python3", "-c",
+            "import socket, time; s = socket.create_connection(('\(host)', \(mport))); s.send(b'GET /metr'); print('sent', flush=True); time.sleep(30)"])
+        defer { stalled.process.terminate() }
+        #expect(stalled.stdout.next() == "sent")
         let n = 60
         let replies = try load(server.address, (0..<n).map { "/sleep?ms=\($0 % 3)&m=\($0)" }, concurrency: 4)
         #expect(replies.count == n)
