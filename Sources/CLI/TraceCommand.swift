@@ -27,6 +27,7 @@ struct TraceCommand: ParsableCommand {
           uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
           uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
+          uprobe-trace --pid 1234 --go-http --metrics-addr 127.0.0.1:9464 --ring-buffer-size 16777216
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
@@ -37,7 +38,9 @@ struct TraceCommand: ParsableCommand {
         ..._HEADERS and OTEL_SERVICE_NAME are honoured.
 
         Stops on Ctrl-C/SIGTERM, when every traced pid has exited, or after
-        --duration; then flushes the exporters and prints a summary line.
+        --duration; then flushes the exporters and prints a summary line
+        (spans, drops, events lost in the kernel per probe family: if any were
+        lost, raise --ring-buffer-size).
         """
     )
 
@@ -110,7 +113,7 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         Signals.block()
-        let startTime = wallClockSeconds()
+        let started = BootClock.bootNanos()
         let environment = Environment.variables
         let pids = self.pids
         // Plans first: every target is checked before anything is attached.
@@ -189,7 +192,8 @@ struct TraceCommand: ParsableCommand {
         }
 
         if let metrics {
-            metrics.start(render: SelfMetrics(attached: attached, sinks: sinks, spans: spanCount, startTime: startTime).render)
+            metrics.start(render: SelfMetrics(attached: attached, sinks: sinks, spans: spanCount,
+                                                  startTime: Double(clock.unixNanos(fromBoot: started)) / 1e9).render)
             Log.write("uprobe-trace: metrics on http://\(metrics.address)/metrics\n")
         }
 
@@ -288,13 +292,6 @@ final class Sinks: Sendable {
         done.wait()
         return box.withLock { $0 }
     }
-}
-
-/// Wall-clock time in seconds since the Unix epoch.
-func wallClockSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// A counter the reader thread increments and the main thread reads.
