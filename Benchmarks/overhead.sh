@@ -14,9 +14,11 @@
 # traced >= 0.90x the floor at 0 ms; 0 lost events. Needs root.
 #
 #   bash Benchmarks/overhead.sh [DURATION] [ROUNDS]
+#   METRICS=1 bash Benchmarks/overhead.sh   # traced with --metrics-addr, scraped every second
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10} rounds=${2:-2}
+metrics=${METRICS:-0}
 bin=${UPROBE_TRACE_BIN:-.build/release/uprobe-trace}
 [ "$(id -u)" -eq 0 ] || { echo "overhead.sh: needs root" >&2; exit 77; }
 [ -x "$bin" ] || { echo "build first: make release" >&2; exit 1; }
@@ -72,13 +74,26 @@ for case in "${cases[@]}"; do
   for r in $(seq "$rounds"); do
     read -r a b _ <<<"$(run_wrk "$url" "$conns")"; rps[$path,untraced]+="$a "; p99[$path,untraced]+="$b "
 
-    "$bin" --pid "$server_pid" --go-http --quiet 2> "$work/tracer.err" &
+    extra=(); [ "$metrics" = 1 ] && extra=(--metrics-addr 127.0.0.1:0)
+    "$bin" --pid "$server_pid" --go-http --quiet "${extra[@]}" 2> "$work/tracer.err" &
     tracer=$!
     for _ in $(seq 100); do grep -q attached "$work/tracer.err" && break; sleep 0.1; done
+    scraper=""
+    if [ "$metrics" = 1 ]; then
+      for _ in $(seq 100); do grep -q "metrics on" "$work/tracer.err" && break; sleep 0.1; done
+      murl=$(sed -n 's/.*metrics on \(http[^ ]*\).*/\1/p' "$work/tracer.err")
+      # As a Prometheus would, once a second, from wrk's core.
+      (while curl -sf -o "$work/metrics.txt" "$murl"; do sleep 1; done) & scraper=$!
+    fi
     read -r a b n <<<"$(run_wrk "$url" "$conns")"; rps[$path,traced]+="$a "; p99[$path,traced]+="$b "
+    if [ -n "$scraper" ]; then
+      kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true
+      grep -q '^uprobe_trace_events_received_total{family="go_http"}' "$work/metrics.txt" || { echo "overhead.sh: no metrics scraped" >&2; exit 1; }
+    fi
     kill -INT $tracer; wait $tracer || true
     s=$(sed -n 's/^uprobe-trace: \([0-9]*\) spans.*/\1/p' "$work/tracer.err")
-    l=$(sed -n 's/.* \([0-9]*\) events lost.*/\1/p' "$work/tracer.err")
+    # "events lost in the kernel: go_http 12, openssl 0" -> 12
+    l=$(sed -n 's/.*events lost in the kernel: //p' "$work/tracer.err" | tr ',' '\n' | awk '{s += $2} END {print s + 0}')
     spans_total=$((spans_total + ${s:-0})); requests_traced=$((requests_traced + n)); lost_total=$((lost_total + ${l:-0}))
 
     # stdin stays open (a fifo nobody writes) so the harness keeps its probes until killed.
@@ -105,5 +120,6 @@ for path in ("/sleep?ms=0 c32", "/sleep?ms=1 c1", "/sleep?ms=1 c8"):
     u, t, b = (med(rps[f"{path},{c}"]) for c in ("untraced", "traced", "floor"))
     print(f"  traced/untraced throughput {t/u:.3f}x   traced/floor {t/b:.3f}x   p99 traced/untraced {med(p99[f'{path},traced'])/med(p99[f'{path},untraced']):.2f}x")
 spans, reqs, lost = map(int, sys.argv[1:])
+print("traced = with --metrics-addr, scraped every second" if "$metrics" == "1" else "traced = without --metrics-addr")
 print(f"spans per request: {spans/reqs:.3f} ({spans} spans / {reqs} requests seen by wrk)   events lost: {lost}")
 PY

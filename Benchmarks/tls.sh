@@ -41,7 +41,7 @@ for r in $(seq "$rounds"); do
   for _ in $(seq 100); do grep -q attached "$work/ours.err" && break; sleep 0.1; done
   ours+=("$(load)")
   kill -INT $t; wait $t || true
-  l=$(sed -n 's/.* \([0-9]*\) events lost.*/\1/p' "$work/ours.err"); lost=$((lost + ${l:-0}))
+  l=$(sed -n 's/.*events lost in the kernel: //p' "$work/ours.err" | tr ',' '\n' | awk '{s += $2} END {print s + 0}'); lost=$((lost + ${l:-0}))
 
   [ -n "$sniff_unavailable" ] && continue
   "$sniff" -g -n > "$work/sniff.out" 2> "$work/sniff.err" &

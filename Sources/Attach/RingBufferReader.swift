@@ -90,6 +90,9 @@ public final class RingBufferReader: @unchecked Sendable {
         Int(max(0, ring_buffer__consume(ring)))
     }
 
+    /// Records delivered to the handler so far (read from any thread).
+    public var received: UInt64 { box.received.load(ordering: .relaxed) }
+
     /// The first failure of `ring_buffer__poll`, after which the thread stopped.
     public var error: AttachError? { pollError.withLock { $0 } }
 
@@ -109,6 +112,7 @@ public final class RingBufferReader: @unchecked Sendable {
 /// The Swift closure behind the C callback's `ctx` pointer.
 private final class HandlerBox: Sendable {
     let handler: RingBufferReader.Handler
+    let received = Atomic<UInt64>(0)
     init(_ handler: @escaping RingBufferReader.Handler) { self.handler = handler }
 }
 
@@ -116,6 +120,7 @@ private final class HandlerBox: Sendable {
 private let ringBufferSample: ring_buffer_sample_fn = { ctx, data, size in
     guard let ctx, let data else { return 0 }
     let box = Unmanaged<HandlerBox>.fromOpaque(ctx).takeUnretainedValue()
+    box.received.add(1, ordering: .relaxed)
     box.handler([UInt8](UnsafeRawBufferPointer(start: data, count: size)))
     return 0
 }

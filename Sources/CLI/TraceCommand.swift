@@ -27,6 +27,7 @@ struct TraceCommand: ParsableCommand {
           uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
           uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
+          uprobe-trace --pid 1234 --go-http --metrics-addr 127.0.0.1:9464 --ring-buffer-size 16777216
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
@@ -44,7 +45,9 @@ struct TraceCommand: ParsableCommand {
         TLS client calls are children of the TLS server span on their thread.
 
         Stops on Ctrl-C/SIGTERM, when every traced pid has exited, or after
-        --duration; then flushes the exporters and prints a summary line.
+        --duration; then flushes the exporters and prints a summary line
+        (spans, drops, events lost in the kernel per probe family: if any were
+        lost, raise --ring-buffer-size).
         """
     )
 
@@ -84,6 +87,12 @@ struct TraceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
 
+    @Option(name: .customLong("metrics-addr"), help: ArgumentHelp("Serve the tool's own metrics (Prometheus text) on GET /metrics at this address, e.g. 127.0.0.1:9464 (port 0: any free port).", valueName: "host:port"))
+    var metricsAddr: String?
+
+    @Option(name: .customLong("ring-buffer-size"), help: ArgumentHelp("Bytes of each probe family's kernel ring buffer: a power of two, at least the page size (default 4194304). Raise it when events are lost in the kernel.", valueName: "bytes"))
+    var ringBufferSize: UInt32?
+
     var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
@@ -102,10 +111,20 @@ struct TraceCommand: ParsableCommand {
         if captureBytes > 8192 { throw ValidationError("--capture-bytes is at most 8192") }
         if !(0...1).contains(sampleRatio) { throw ValidationError("--sample-ratio must be between 0 and 1 (0.1 records one new trace in ten)") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+        if let metricsAddr, MetricsServer.parse(metricsAddr) == nil {
+            throw ValidationError("--metrics-addr \(metricsAddr) is not HOST:PORT; hint: e.g. --metrics-addr 127.0.0.1:9464")
+        }
+        if let size = ringBufferSize {
+            let page = UInt32(sysconf(Int32(_SC_PAGESIZE)))
+            if size < page || size & (size - 1) != 0 {
+                throw ValidationError("--ring-buffer-size \(size) must be a power of two of at least \(page) (the page size); hint: e.g. 4194304 (4 MiB) or 16777216")
+            }
+        }
     }
 
     func run() throws {
         Signals.block()
+        let started = BootClock.bootNanos()
         let environment = Environment.variables
         let pids = self.pids
         // Before planning: a file replaced or a pid exec'ing from here on is seen by the main loop.
@@ -128,6 +147,8 @@ struct TraceCommand: ParsableCommand {
         } ?? []
 
         let sinks = try Sinks(console: !quiet, jsonPath: otlpJSON, endpoint: otlpEndpoint, environment: environment)
+        // Listening before anything is attached: a taken port fails first.
+        let metrics = try metricsAddr.map { try MetricsServer(listen: $0) }
         let resources = ResourceCache(plans: goPlans, environment: environment)
         let resource: @Sendable (UInt32) -> Resource = { resources.resource(for: $0) }
         let assembler = Mutex(SpanAssembler(clock: BootClock(), sampler: Sampler(ratio: sampleRatio),
@@ -143,9 +164,9 @@ struct TraceCommand: ParsableCommand {
 
         // One ring buffer for every family: events arrive in the kernel's order,
         // so spans of different families can be joined into one trace.
-        let shared = try SharedMaps()
-        var families: [any AttachedFamily] = []
-        defer { for f in families { f.detach() } }
+        let shared = try SharedMaps(ringBufferBytes: ringBufferSize ?? SharedMaps.defaultRingBufferBytes)
+        let families = AttachedFamilies()
+        defer { families.detachAll() }
         func attached(_ family: any AttachedFamily, _ what: String) {
             families.append(family)
             Log.write("uprobe-trace: attached \(family.probeCount) probes to \(what)\n")
@@ -171,11 +192,20 @@ struct TraceCommand: ParsableCommand {
             let p = try MySQLProbes(libraryPath: plan.attachPath, pid: plan.pid, captureBytes: captureBytes, entryOffset: offset, shared: shared)
             attached(p, "\(plan.displayPath) (\(plan.pid.map { "pid \($0)" } ?? "every process")): mysql_real_query")
         }
+        let received = FamilyCounts()
         let reader = try RingBufferReader(shared: shared) { bytes in
+            received.count(record: bytes)
             emit(bytes.withUnsafeBytes { record in assembler.withLock { $0.consume(record) } })
         }
         reader.start()
         defer { reader.stop() }
+        // Runs before the detach above: a scrape reads the BPF maps.
+        defer { metrics?.stop() }
+        if let metrics {
+            metrics.start(render: SelfMetrics(families: families, shared: shared, received: received, sinks: sinks,
+                                              spans: spanCount, startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9).render)
+            Log.write("uprobe-trace: metrics on http://\(metrics.address)/metrics\n")
+        }
 
         let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: pids) {
             // Uprobes belong to inodes: a new file at an --exe path, or a new program in a --pid, gets its own probes.
@@ -203,58 +233,80 @@ struct TraceCommand: ParsableCommand {
         }
         // Drain what the kernel already produced, then detach before flushing.
         reader.stop()
-        let lost = ((try? shared.lostEvents()) ?? []).reduce(0, +)
+        let lost = lostByFamily(families.all, shared).map { "\($0.family) \($0.lost)" }.joined(separator: ", ")
         // Responses without a length end at the last write seen.
         emit(assembler.withLock { $0.flush() })
         let results = sinks.shutdown(timeout: 5)
         let exported = results.map { "\($0.counters.exported) to \($0.name)" }.joined(separator: ", ")
         let dropped = results.reduce(0) { $0 + $1.counters.dropped }
         let notSampled = unsampled.value > 0 ? ", \(unsampled.value) not sampled" : ""
-        Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported))\(notSampled), \(lost) events lost in the kernel, \(dropped) spans dropped\n")
+        Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported))\(notSampled), \(dropped) spans dropped, events lost in the kernel: \(lost)\n")
         if dropped > 0, let e = results.compactMap({ $0.counters.lastError }).first {
             Log.note("last export error: \(e)")
         }
+        metrics?.stop()
         // Last, because it is slow: the kernel waits for an RCU grace period per
         // uprobe it removes (~150 ms each here, whether or not the process lives).
-        let probes = families.reduce(0) { $0 + $1.probeCount }
+        let probes = families.all.reduce(0) { $0 + $1.probeCount }
         if probes > 8 { Log.write("uprobe-trace: detaching \(probes) probes (the kernel takes ~0.15 s each)\n") }
-        for f in families { f.detach() }
-        families.removeAll()
+        families.detachAll()
     }
 }
 
 /// What the trace loop needs of an attached probe family.
-protocol AttachedFamily {
+protocol AttachedFamily: Sendable {
+    /// The loaded BPF object (its links are the probes).
+    var object: BPFObject { get }
     var probeCount: Int { get }
     func detach()
+}
+
+extension AttachedFamily {
+    /// `go_http`, `openssl` or `mysql`: the BPF object's name, as in metrics and the summary.
+    var familyName: String { object.name }
 }
 
 extension GoHTTPProbes: AttachedFamily {}
 extension SSLProbes: AttachedFamily {}
 extension MySQLProbes: AttachedFamily {}
 
+/// The families attached so far (the main loop adds more when a target is
+/// replaced or execs); shared with the metrics thread.
+final class AttachedFamilies: Sendable {
+    private let list = Mutex<[any AttachedFamily]>([])
+
+    func append(_ family: any AttachedFamily) { list.withLock { $0.append(family) } }
+    var all: [any AttachedFamily] { list.withLock { $0 } }
+
+    /// Detaches every family and forgets it. Idempotent.
+    func detachAll() {
+        for f in list.withLock({ l in defer { l.removeAll() }; return l }) { f.detach() }
+    }
+}
+
 /// The exporters chosen on the command line, each behind a batching processor
 /// so the ring-buffer reader never blocks on I/O.
 final class Sinks: Sendable {
-    let processors: [(name: String, processor: BatchSpanProcessor)]
+    /// `name` for the summary (with the endpoint), `kind` for metric labels: console, otlp-json, otlp-http.
+    let processors: [(name: String, kind: String, processor: BatchSpanProcessor)]
 
     init(console: Bool, jsonPath: String?, endpoint: String?, environment: [String: String]) throws {
-        var list: [(String, BatchSpanProcessor)] = []
+        var list: [(String, String, BatchSpanProcessor)] = []
         if console {
             var config = BatchSpanProcessor.Configuration()
             config.scheduleDelay = 0.1
-            list.append(("console", BatchSpanProcessor(exporter: ConsoleExporter(), configuration: config)))
+            list.append(("console", "console", BatchSpanProcessor(exporter: ConsoleExporter(), configuration: config)))
         }
         if let jsonPath {
             do {
-                list.append(("otlp-json", BatchSpanProcessor(exporter: try OTLPJSONFileExporter(path: jsonPath))))
+                list.append(("otlp-json", "otlp-json", BatchSpanProcessor(exporter: try OTLPJSONFileExporter(path: jsonPath))))
             } catch {
                 throw CLIError(description: "--otlp-json \(jsonPath): \(error); hint: check that the directory exists and is writable")
             }
         }
         do {
             if let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment) {
-                list.append(("otlp-http \(config.endpoint.absoluteString)", BatchSpanProcessor(exporter: OTLPHTTPExporter(configuration: config))))
+                list.append(("otlp-http \(config.endpoint.absoluteString)", "otlp-http", BatchSpanProcessor(exporter: OTLPHTTPExporter(configuration: config))))
             }
         } catch {
             throw CLIError(description: "\(error)", exitCode: 2)

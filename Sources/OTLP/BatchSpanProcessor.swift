@@ -224,6 +224,11 @@ public final class BatchSpanProcessor: Sendable {
 
     /// Exports one batch, retrying retryable failures; settles the counters either way.
     private func send(_ batch: [Span]) async {
+        let started = ContinuousClock.now
+        func elapsed() -> Double {
+            let d = ContinuousClock.now - started
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
         var attempt = 1
         while true {
             let failure: String
@@ -232,6 +237,7 @@ public final class BatchSpanProcessor: Sendable {
                 state.withLock { s in
                     guard !s.abandoned else { return }
                     s.counters.exported += batch.count
+                    s.counters.exportSeconds.observe(elapsed())
                     s.inFlight = 0
                 }
                 return
@@ -242,6 +248,7 @@ public final class BatchSpanProcessor: Sendable {
                     s.counters.exported += batch.count - dropped
                     s.counters.droppedExportFailed += dropped
                     s.counters.lastError = ExportError.partiallyRejected(rejected: rejected, message: message).description
+                    s.counters.exportSeconds.observe(elapsed())
                     s.inFlight = 0
                 }
                 return
@@ -265,6 +272,7 @@ public final class BatchSpanProcessor: Sendable {
                 s.counters.droppedExportFailed += batch.count
                 s.counters.failedBatches += 1
                 s.counters.lastError = failure
+                s.counters.exportSeconds.observe(elapsed())
                 s.inFlight = 0
             }
             return
