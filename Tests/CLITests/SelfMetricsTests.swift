@@ -140,14 +140,16 @@ extension GoHTTPTraceTests {
                                                 "--ring-buffer-size", "4096", "--metrics-addr", "127.0.0.1:0"])
         let head = tracer.waitForStderr("metrics on")
         let address = try #require(metricsAddress(in: head), "\(head)")
-        // The tool's ring buffer really is one page: the fdinfo of its ringbuf map fd
-        // (map_type 27 = BPF_MAP_TYPE_RINGBUF).
+        // The tool's ring buffer really is one page, and there is one: the fdinfo of
+        // its ringbuf map fds (map_type 27 = BPF_MAP_TYPE_RINGBUF; the BPF object
+        // holds a second fd of the same map).
         let fdinfo = "/proc/\(tracer.process.processIdentifier)/fdinfo"
-        let ringSizes = try FileManager.default.contentsOfDirectory(atPath: fdinfo).compactMap { fd -> String? in
-            guard let text = try? String(contentsOfFile: "\(fdinfo)/\(fd)", encoding: .utf8), text.contains("map_type:\t27\n") else { return nil }
-            return text.firstMatch(of: /max_entries:\s+(\d+)/).map { String($0.1) }
+        let rings = try FileManager.default.contentsOfDirectory(atPath: fdinfo).compactMap { fd -> String? in
+            guard let text = try? String(contentsOfFile: "\(fdinfo)/\(fd)", encoding: .utf8), text.contains("map_type:\t27\n"),
+                  let size = text.firstMatch(of: /max_entries:\s+(\d+)/), let id = text.firstMatch(of: /map_id:\s+(\d+)/) else { return nil }
+            return "map \(id.1): \(size.1) bytes"
         }
-        #expect(ringSizes == ["4096"], "\(ringSizes)")
+        #expect(Set(rings).count == 1 && rings.first?.hasSuffix(": 4096 bytes") == true, "\(rings)")
         // One wrk thread numbering its requests, so each target is unique and the
         // server's /_timings (one line per distinct URI) counts requests exactly.
         let lua = FileManager.default.temporaryDirectory.appendingPathComponent("flood-\(getpid()).lua").path
