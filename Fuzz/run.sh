@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Builds each libFuzzer harness (the parser sources compiled with
-# -sanitize=fuzzer,address) and runs it for SECONDS (default 60).
-# Prints, per harness: executions, corpus size, and crashes found.
+# Builds each libFuzzer harness (the parser sources it needs, compiled with
+# -sanitize=fuzzer,address) and runs it for SECONDS (default 60), one after
+# the other. Prints a summary table and exits 1 if any harness crashed.
+# Inputs that crashed are copied to testdata/fuzz/NAME-regressions/, which
+# the unit tests replay; commit them with the fix.
 #
 #   bash Fuzz/run.sh [SECONDS] [HARNESS...]
-# Harnesses: elf maps pclntab buildinfo.
+# Harnesses: elf maps pclntab buildinfo x86 http sql traceparent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}; shift || true
-harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(elf maps pclntab buildinfo)
+harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(elf maps pclntab buildinfo x86 http sql traceparent)
 bin=Fuzz/bin; work=Fuzz/corpus-work
 mkdir -p "$bin" "$work"
 swiftc_flags=(-O -parse-as-library -sanitize=fuzzer,address -I Sources/CLibDW -I Sources/CZlib -ldw -lelf -lz)
@@ -31,7 +33,7 @@ symbols_module() {
     || { tail -30 "$work/symbols.build.log"; exit 1; }
 }
 
-seed() { # NAME: fills the working corpus from testdata seeds
+seed() { # NAME: fills the working corpus from testdata seeds and earlier crashes
   local name=$1 dir="$work/$1"
   mkdir -p "$dir"
   case $name in
@@ -40,7 +42,6 @@ seed() { # NAME: fills the working corpus from testdata seeds
       cp testdata/bin/fixture-pie "$dir/pie"; cp testdata/bin/fixture-nopie "$dir/nopie"
       head -c 4096 /lib/x86_64-linux-gnu/libz.so.1 > "$dir/libz-head"
       ;;
-    maps) cp testdata/fuzz/maps/* "$dir/" ;;
     pclntab)
       bash testdata/build.sh >/dev/null
       # The real table of a small Go binary, cut to 64 KB so mutations reach the header often.
@@ -52,29 +53,57 @@ seed() { # NAME: fills the working corpus from testdata seeds
       objcopy -O binary --only-section=.go.buildinfo testdata/bin/go-client-pie "$dir/client-pie"
       ;;
   esac
+  local d
+  for d in "testdata/fuzz/$name" "testdata/fuzz/$name-regressions"; do
+    [ -d "$d" ] && cp "$d"/* "$dir/"
+  done
+  return 0
 }
 
-summary=()
+tracing=Sources/Tracing
+rows=(); failed=0
 for h in "${harnesses[@]}"; do
+  max_len=1048576
   case $h in
     elf) build elf Sources/Symbols/*.swift Fuzz/ELFReaderFuzz.swift ;;
     maps) build maps Sources/Symbols/*.swift Fuzz/ProcMapsFuzz.swift ;;
     pclntab) symbols_module; build pclntab -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoPCLNTabFuzz.swift -L "$bin" -lSymbols ;;
     buildinfo) symbols_module; build buildinfo -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoBuildInfoFuzz.swift -L "$bin" -lSymbols ;;
+    x86)
+      symbols_module; max_len=8192
+      build x86 -I "$bin" Sources/GoRuntime/{X86Decoder,ReturnSites,GoRuntimeError}.swift Fuzz/X86DecoderFuzz.swift -L "$bin" -lSymbols ;;
+    http) max_len=65536; build http $tracing/{HTTPHead,HTTPHeadParser}.swift Fuzz/HTTPHeadParserFuzz.swift ;;
+    sql) max_len=8192; build sql $tracing/{SQLLexer,SQLStatement}.swift Fuzz/SQLStatementFuzz.swift ;;
+    # TraceID and SpanID live in Span.swift, whose random ids need SecureRandom.
+    traceparent) max_len=256; build traceparent $tracing/{TraceParent,Span,SecureRandom}.swift Fuzz/TraceParentFuzz.swift ;;
     *) echo "fuzz: unknown harness $h" >&2; exit 2 ;;
   esac
   seed "$h"
   log="$work/$h.log"
+  rm -f "$work/$h-"*-*
+  echo "fuzz: running $h for ${seconds}s"
   set +e
-  "$bin/$h" -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=1048576 -print_final_stats=1 \
+  "$bin/$h" -max_total_time="$seconds" -rss_limit_mb=4096 -max_len="$max_len" -print_final_stats=1 \
     -artifact_prefix="$work/$h-" "$work/$h" >"$log" 2>&1
   rc=$?
   set -e
-  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-  crashes=$( (ls "$work/$h-"crash-* "$work/$h-"leak-* "$work/$h-"oom-* "$work/$h-"timeout-* 2>/dev/null || true) | wc -l)
-  corpus=$(ls "$work/$h" | wc -l)
-  summary+=("$h: ${execs:-?} execs in ${seconds}s, corpus $corpus, crashes $crashes, exit $rc")
-  [ $rc -eq 0 ] || tail -30 "$log"
+  execs=$(awk '/^stat::number_of_executed_units/ {print $2}' "$log")
+  rate=$(awk '/^stat::average_exec_per_sec/ {print $2}' "$log")
+  crashes=0
+  for a in "$work/$h-"crash-* "$work/$h-"leak-* "$work/$h-"oom-* "$work/$h-"timeout-*; do
+    [ -f "$a" ] || continue
+    crashes=$((crashes + 1))
+    # "found-" keeps it out of .gitignore's crash-*.
+    mkdir -p "testdata/fuzz/$h-regressions"
+    kind=$(basename "$a"); kind=${kind#"$h-"}
+    cp "$a" "testdata/fuzz/$h-regressions/found-$kind"
+    echo "fuzz: $h: kept $a as testdata/fuzz/$h-regressions/found-$kind"
+  done
+  if [ $rc -ne 0 ] && [ $crashes -eq 0 ]; then crashes=1; fi # e.g. a deadly signal without an artifact
+  [ $crashes -eq 0 ] || { failed=1; tail -40 "$log"; }
+  rows+=("$(printf '%-12s %8s %14s %10s %8s %8s' "$h" "$seconds" "${execs:-?}" "${rate:-?}" "$(ls "$work/$h" | wc -l)" "$crashes")")
 done
-printf 'fuzz summary:\n'; printf '  %s\n' "${summary[@]}"
-for s in "${summary[@]}"; do [[ $s == *"crashes 0, exit 0" ]] || exit 1; done
+echo "fuzz summary ($(date -u +%F), $(nproc) CPUs, $(uname -r)):"
+printf '%-12s %8s %14s %10s %8s %8s\n' harness seconds executions exec/s corpus crashes
+printf '%s\n' "${rows[@]}"
+exit $failed

@@ -422,3 +422,19 @@ func isGoMarker(_ name: String) -> Bool {
     }
     try compareWithObjdump(path, table: .dynsym)
 }
+
+/// The x86 fuzz seeds (whole Go functions) and any input the fuzzer once
+/// crashed on (testdata/fuzz/x86-regressions): decoding never traps, and every
+/// reported site is a RET. The seeds, being real functions, decode to the end.
+@Test func x86FuzzCorpus() throws {
+    let fuzz = GoFixtures.testdata.appendingPathComponent("fuzz")
+    let seeds = try FileManager.default.contentsOfDirectory(atPath: fuzz.appendingPathComponent("x86").path)
+    let found = (try? FileManager.default.contentsOfDirectory(atPath: fuzz.appendingPathComponent("x86-regressions").path)) ?? []
+    #expect(!seeds.isEmpty)
+    for (dir, name) in seeds.map({ ("x86", $0) }) + found.map({ ("x86-regressions", $0) }) {
+        let code = [UInt8](try Data(contentsOf: fuzz.appendingPathComponent(dir).appendingPathComponent(name)))
+        let sites = code.withUnsafeBytes { try? returnSites(code: $0, startOffset: 0) }
+        if dir == "x86" { #expect(sites != nil, "\(name): a whole Go function decodes to its end") }
+        for s in sites ?? [] { #expect(X86Decoder.decode(code, at: Int(s))?.isReturn == true, "\(name) at \(s)") }
+    }
+}
