@@ -57,4 +57,21 @@ import Testing
         }
         #expect(accepted > 0)
     }
+
+    @Test func headWindowInputs() throws {
+        var found = 0
+        for (name, bytes) in try Self.inputs("headwindow") {
+            let alone = RequestHeadWindow.traceHeaders(endingAt: bytes)
+            let earlier = Array("GET /earlier HTTP/1.1\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b9-01\r\n\r\n".utf8)
+            if bytes.starts(with: Array("GET ".utf8)) || bytes.starts(with: Array("POST ".utf8)) {
+                let pipelined = RequestHeadWindow.traceHeaders(endingAt: earlier + bytes)
+                #expect(pipelined.traceparent == alone.traceparent && pipelined.tracestate == alone.tracestate, "\(name)")
+            }
+            if let t = alone.traceparent {
+                found += 1
+                #expect(String(decoding: bytes, as: UTF8.self).contains(t), "\(name)")
+            }
+        }
+        #expect(found >= 3, "the seeds carry a traceparent in the current head")
+    }
 }

@@ -56,7 +56,7 @@ import TraceEvents
     // MARK: Go request heads in the server's read buffer
 
     static func headers(_ text: String) -> (String?, String?) {
-        let h = GoHeadEvent.traceHeaders(inHeadEndingAt: Array(text.utf8))
+        let h = RequestHeadWindow.traceHeaders(endingAt: Array(text.utf8))
         return (h.traceparent, h.tracestate)
     }
 
