@@ -31,6 +31,17 @@ static __always_inline void ut_count_lost(__u32 family) {
     if (n) *n += 1;
 }
 
+/* Wakeups of the reader: a wakeup per record (libbpf's default, adaptive)
+ * costs the tool a context switch per event — at 20k requests/s most of its
+ * CPU time. So a record wakes the reader only once an eighth of the ring buffer
+ * (at most 64 KiB) is waiting; the reader also polls every few milliseconds
+ * (RingBufferReader), which bounds how long a record waits. */
+static __always_inline __u64 ut_wakeup_flags(void) {
+    __u64 size = bpf_ringbuf_query(&ut_events, BPF_RB_RING_SIZE);
+    __u64 threshold = size / 8 < 65536 ? size / 8 : 65536;
+    return bpf_ringbuf_query(&ut_events, BPF_RB_AVAIL_DATA) >= threshold ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* True when the config restricts tracing to another process. */
 static __always_inline int ut_other_process(void) {
     __u32 want = ut_cfg.target_tgid;

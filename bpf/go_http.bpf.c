@@ -311,7 +311,7 @@ static __always_inline void go_emit_head(struct go_inflight *in, __u64 conn) {
     rec->ev.captured = n;
     rec->ev.reserved = 0;
     asm volatile("%[n] &= %[mask]" : [n] "+r"(n) : [mask] "i"(UT_GO_HEAD_MAX - 1));
-    if (bpf_ringbuf_output(&ut_events, rec, sizeof(struct ut_go_head_event) + n, 0) < 0)
+    if (bpf_ringbuf_output(&ut_events, rec, sizeof(struct ut_go_head_event) + n, ut_wakeup_flags()) < 0)
         ut_count_lost(UT_FAMILY_GO_HTTP);
 }
 
@@ -323,7 +323,7 @@ static __always_inline void go_emit(struct go_inflight *in) {
         return;
     }
     __builtin_memcpy(e, &in->ev, sizeof(*e));
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, ut_wakeup_flags());
 }
 
 /* The request pending on the current goroutine in `map` (key filled in), or NULL. */

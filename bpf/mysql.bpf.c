@@ -137,7 +137,7 @@ int mysql_query_return(struct pt_regs *ctx) {
     n &= MYSQL_LEN_MASK;
     r->ev.captured = n;
     bpf_map_delete_elem(&mysql_inflight, &id);
-    if (bpf_ringbuf_output(&ut_events, r, sizeof(r->ev) + n, 0) < 0)
+    if (bpf_ringbuf_output(&ut_events, r, sizeof(r->ev) + n, ut_wakeup_flags()) < 0)
         ut_count_lost(UT_FAMILY_MYSQL);
     return 0;
 }

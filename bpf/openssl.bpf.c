@@ -168,7 +168,7 @@ int ssl_return(struct pt_regs *ctx) {
     r->ev.result = count;
     r->ev.function = call.function;
     r->ev.captured = n;
-    if (bpf_ringbuf_output(&ut_events, r, sizeof(struct ut_ssl_event) + n, 0) < 0)
+    if (bpf_ringbuf_output(&ut_events, r, sizeof(struct ut_ssl_event) + n, ut_wakeup_flags()) < 0)
         ut_count_lost(UT_FAMILY_OPENSSL);
     return 0;
 }

@@ -16,6 +16,11 @@ public final class RingBufferReader: @unchecked Sendable {
     /// Receives one ring-buffer record (a `ut_*_event`, header first).
     public typealias Handler = @Sendable ([UInt8]) -> Void
 
+    /// The BPF programs wake the reader only when the ring buffer holds a
+    /// batch (common.bpf.h, ut_wakeup_flags); this poll timeout bounds how long
+    /// a record can wait for its batch.
+    public static let defaultPollTimeoutMs: Int32 = 5
+
     /// How long one `ring_buffer__poll` waits, in milliseconds.
     public let pollTimeoutMs: Int32
     /// Keeps the map (and its fd) alive while we read it.
@@ -33,12 +38,12 @@ public final class RingBufferReader: @unchecked Sendable {
 
     /// Prepares to read the ring buffer map `mapName` of `object` (default: `ut_events`
     /// of common.bpf.h). Call `start()` to begin.
-    public convenience init(object: BPFObject, mapName: String = "ut_events", pollTimeoutMs: Int32 = 100, handler: @escaping Handler) throws(AttachError) {
+    public convenience init(object: BPFObject, mapName: String = "ut_events", pollTimeoutMs: Int32 = RingBufferReader.defaultPollTimeoutMs, handler: @escaping Handler) throws(AttachError) {
         try self.init(fd: try object.mapFD(mapName), owner: object, name: "\(object.name) \(mapName)", pollTimeoutMs: pollTimeoutMs, handler: handler)
     }
 
     /// Prepares to read the ring buffer every probe family shares.
-    public convenience init(shared: SharedMaps, pollTimeoutMs: Int32 = 100, handler: @escaping Handler) throws(AttachError) {
+    public convenience init(shared: SharedMaps, pollTimeoutMs: Int32 = RingBufferReader.defaultPollTimeoutMs, handler: @escaping Handler) throws(AttachError) {
         try self.init(fd: shared.eventsFD, owner: shared, name: "ut_events", pollTimeoutMs: pollTimeoutMs, handler: handler)
     }
 

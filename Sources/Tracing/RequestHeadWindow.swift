@@ -32,13 +32,23 @@ public enum RequestHeadWindow {
         var tracestates: [String] = []
         for line in lines.reversed() {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).lowercased()
-            guard name == "traceparent" || name == "tracestate" else { continue }
-            let value = trimmed(line[(colon + 1)...])
-            if name == "traceparent" { traceparents.append(value) } else { tracestates.append(value) }
+            let name = line[line.startIndex..<colon]
+            if equalsIgnoringCase(name, "traceparent") {
+                traceparents.append(trimmed(line[(colon + 1)...]))
+            } else if equalsIgnoringCase(name, "tracestate") {
+                tracestates.append(trimmed(line[(colon + 1)...]))
+            }
         }
         return (traceparents.count == 1 ? traceparents[0] : nil,
                 tracestates.isEmpty ? nil : tracestates.joined(separator: ","))
+    }
+
+    /// ASCII case-insensitive comparison with a lowercase name (no String made per header).
+    private static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { name in
+            zip(bytes, name).allSatisfy { b, n in (b >= 65 && b <= 90 ? b | 0x20 : b) == n }
+        }
     }
 
     /// `TOKEN SP target SP HTTP/1.d`.
