@@ -109,6 +109,9 @@ public final class RingBufferReader: @unchecked Sendable {
                 pollError.withLock { $0 = AttachError.from(errno: -rc, operation: "ring_buffer__poll") }
                 return
             }
+            // Woken by the timeout, not the kernel: take the records that were
+            // written without a wakeup (poll reads only rings epoll reported).
+            if rc == 0 { _ = ring_buffer__consume(ring) }
         }
         _ = ring_buffer__consume(ring)
     }

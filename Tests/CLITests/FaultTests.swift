@@ -23,6 +23,18 @@ import Testing
         return dir
     }
 
+    /// A copy of a fixture binary of this test's own (same file name, new inode):
+    /// uprobes belong to an inode, so probes other suites running in parallel put
+    /// on testdata/bin/go-server never show in this test's processes — the leak
+    /// check compares their code with their file.
+    func privateCopy(_ fixture: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faults-bin-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent(fixture).path
+        try FileManager.default.copyItem(atPath: Repo.fixture(fixture), toPath: path)
+        return path
+    }
+
     /// Starts the tool and waits for `attached` lines saying probes are live.
     func startTool(_ args: [String], attached: Int = 1) throws -> Background {
         let tracer = try Background(Repo.tool, args)
@@ -52,7 +64,7 @@ import Testing
     /// tool prints what it had (console), reports it, and exits 0.
     @Test func twoPidsThenEachExits() throws {
         guard requireFixtures(), requireRoot() else { return }
-        let a = try Server(Repo.fixture("go-server")), b = try Server(Repo.fixture("go-server-pie"))
+        let a = try Server(try privateCopy("go-server")), b = try Server(try privateCopy("go-server-pie"))
         let dir = try temporaryDirectory("pids")
         defer { try? FileManager.default.removeItem(at: dir) }
         let json = dir.appendingPathComponent("spans.jsonl").path
@@ -138,7 +150,8 @@ import Testing
     /// Stopped with SIGHUP.
     @Test func tracedProcessExecs() throws {
         guard requireFixtures(), requireRoot() else { return }
-        let server = try Server(Repo.fixture("go-server"))
+        let goServer = try privateCopy("go-server"), goServerPIE = try privateCopy("go-server-pie")
+        let server = try Server(goServer)
         let dir = try temporaryDirectory("exec")
         defer { try? FileManager.default.removeItem(at: dir) }
         let json = dir.appendingPathComponent("spans.jsonl").path
@@ -150,13 +163,13 @@ import Testing
             return program.contains("go-server") ? server.bg.stdout.next().map { String($0.dropFirst("listening ".count)) } : nil
         }
         #expect(try get(address, "/sleep?ms=0&phase=1") == 200)
-        address = try #require(try exec(Repo.fixture("go-server")))
+        address = try #require(try exec(goServer))
         var noticed = tracer.waitForStderr("attached")
-        #expect(noticed.contains("pid \(server.pid) exec'd \(Repo.fixture("go-server"));"), "\(noticed)")
+        #expect(noticed.contains("pid \(server.pid) exec'd \(goServer);"), "\(noticed)")
         #expect(try get(address, "/sleep?ms=0&phase=2") == 200)
-        address = try #require(try exec(Repo.fixture("go-server-pie")))
+        address = try #require(try exec(goServerPIE))
         noticed = tracer.waitForStderr("attached")
-        #expect(noticed.contains("pid \(server.pid) exec'd \(Repo.fixture("go-server-pie"));"), "\(noticed)")
+        #expect(noticed.contains("pid \(server.pid) exec'd \(goServerPIE);"), "\(noticed)")
         #expect(try get(address, "/sleep?ms=0&phase=3") == 200)
         let footprint = try KernelFootprint.take(tool: tracer.process.processIdentifier, traced: [server.pid])
 
@@ -172,7 +185,7 @@ import Testing
         let phases = try serverSpans(json).filter { $0.query.contains("phase=") }
         #expect(phases.map(\.query).sorted() == ["ms=0&phase=1", "ms=0&phase=2", "ms=0&phase=3"], "one span each: \(phases)")
         #expect(phases.allSatisfy { $0.pid == String(server.pid) })
-        #expect(phases.first { $0.query.hasSuffix("phase=3") }?.exe == Repo.fixture("go-server-pie"), "\(phases)")
+        #expect(phases.first { $0.query.hasSuffix("phase=3") }?.exe == goServerPIE, "\(phases)")
         try footprint.expectReleased(traced: [server.pid])
         server.bg.process.terminate()
     }
@@ -190,7 +203,7 @@ import Testing
         let (probe, port) = try receiver(dir, [])
         probe.process.terminate()
         probe.process.waitUntilExit()
-        let server = try Server(Repo.fixture("go-server"))
+        let server = try Server(try privateCopy("go-server"))
         let json = dir.appendingPathComponent("spans.jsonl").path
         let tracer = try startTool(["--pid", String(server.pid), "--go-http", "--quiet", "--otlp-json", json,
                                     "--otlp-endpoint", "http://127.0.0.1:\(port)"])
@@ -262,7 +275,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let (hanging, port) = try receiver(dir, ["--hang"])
         defer { hanging.process.terminate() }
-        let server = try Server(Repo.fixture("go-server"))
+        let server = try Server(try privateCopy("go-server"))
         let tracer = try startTool(["--pid", String(server.pid), "--go-http", "--quiet", "--otlp-endpoint", "http://127.0.0.1:\(port)"])
         let footprint = try KernelFootprint.take(tool: tracer.process.processIdentifier, traced: [server.pid])
         #expect(try get(server.address, "/sleep?ms=0") == 200)
