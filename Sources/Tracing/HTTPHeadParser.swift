@@ -257,7 +257,9 @@ public struct HTTPHeadParser: Sendable {
     }
 
     static func parseStartLine(_ l: [UInt8]) -> HTTPHead.StartLine? {
-        guard plausibleStartPrefix(l) else { return nil }
+        // A complete line (its CRLF removed) holds no CR; `plausibleStartPrefix`
+        // allows one at the end only because a read can split CR from LF.
+        guard plausibleStartPrefix(l), !l.contains(13) else { return nil }
         let parts = l.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2 else { return nil }
         let first = String(decoding: parts[0], as: UTF8.self)
