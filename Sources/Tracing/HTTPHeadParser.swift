@@ -89,7 +89,8 @@ public struct HTTPHeadParser: Sendable {
                 }
                 line.append(contentsOf: bytes[i..<end])
                 guard let lf else {
-                    if case .startLine = state, !Self.plausibleStartPrefix(line) { fail() }
+                    // A lone CR may be half of a stray CRLF between messages.
+                    if case .startLine = state, line != [13], !Self.plausibleStartPrefix(line) { fail() }
                     break loop
                 }
                 i = lf + 1
