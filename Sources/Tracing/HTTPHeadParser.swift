@@ -89,7 +89,8 @@ public struct HTTPHeadParser: Sendable {
                 }
                 line.append(contentsOf: bytes[i..<end])
                 guard let lf else {
-                    if case .startLine = state, !Self.plausibleStartPrefix(line) { fail() }
+                    // A lone CR may be half of a stray CRLF between messages.
+                    if case .startLine = state, line != [13], !Self.plausibleStartPrefix(line) { fail() }
                     break loop
                 }
                 i = lf + 1
@@ -257,7 +258,9 @@ public struct HTTPHeadParser: Sendable {
     }
 
     static func parseStartLine(_ l: [UInt8]) -> HTTPHead.StartLine? {
-        guard plausibleStartPrefix(l) else { return nil }
+        // A complete line (its CRLF removed) holds no CR; `plausibleStartPrefix`
+        // allows one at the end only because a read can split CR from LF.
+        guard plausibleStartPrefix(l), !l.contains(13) else { return nil }
         let parts = l.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2 else { return nil }
         let first = String(decoding: parts[0], as: UTF8.self)

