@@ -53,12 +53,6 @@ import Testing
         }
     }
 
-    func receiver(_ dir: URL, _ options: [String]) throws -> (Background, String) {
-        let r = try Background("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("Tests/harness/otlp_receiver.py").path, dir.path] + options)
-        let port = String(try #require(r.stdout.next()).dropFirst("listening ".count))
-        return (r, port)
-    }
-
     /// `--pid A,B`: one run traces both and names the right process on each span;
     /// one exiting is reported and the other stays traced; when the last exits the
     /// tool prints what it had (console), reports it, and exits 0.
@@ -200,7 +194,7 @@ import Testing
         let dir = try temporaryDirectory("collector")
         defer { try? FileManager.default.removeItem(at: dir) }
         // A free port, with nothing listening on it.
-        let (probe, port) = try receiver(dir, [])
+        let (probe, port) = try otlpReceiver(dir, [])
         probe.process.terminate()
         probe.process.waitUntilExit()
         let server = try Server(try privateCopy("go-server"))
@@ -228,7 +222,7 @@ import Testing
         #expect(try poll(5) { try spansInFile() == 3 }, "the other exporter is not held up")
         usleep(200_000)
         // Up, answering 503, then 429 with Retry-After: 1, then 200.
-        let (up, _) = try receiver(dir, ["--port", port, "--responses", "503,429:1"])
+        let (up, _) = try otlpReceiver(dir, ["--port", port, "--responses", "503,429:1"])
         #expect(poll(15) { requestsLog().contains { $0.answer == "200" } }, "batch a delivered: \(requestsLog())")
         let log = requestsLog()
         #expect(log.map(\.answer) == ["503", "429:1", "200"], "\(log)")
@@ -242,7 +236,7 @@ import Testing
         for i in 0..<2 { #expect(try get(server.address, "/sleep?ms=0&batch=b&n=\(i)") == 200) }
         #expect(try poll(5) { try spansInFile() == 5 })
         usleep(200_000)
-        let (hanging, _) = try receiver(dir, ["--port", port, "--hang"])
+        let (hanging, _) = try otlpReceiver(dir, ["--port", port, "--hang"])
         defer { hanging.process.terminate() }
         #expect(poll(10) { requestsLog().contains { $0.answer == "hang" } }, "a retry reached the hanging collector: \(requestsLog())")
         #expect(try spansInFile() == 5, "nothing more, nothing lost while the collector was down or hanging")
@@ -273,7 +267,7 @@ import Testing
         guard requireFixtures(), requireRoot() else { return }
         let dir = try temporaryDirectory("sigint")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let (hanging, port) = try receiver(dir, ["--hang"])
+        let (hanging, port) = try otlpReceiver(dir, ["--hang"])
         defer { hanging.process.terminate() }
         let server = try Server(try privateCopy("go-server"))
         let tracer = try startTool(["--pid", String(server.pid), "--go-http", "--quiet", "--otlp-endpoint", "http://127.0.0.1:\(port)"])

@@ -150,9 +150,8 @@ import Testing
         let outDir = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(getpid())")
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: outDir) }
-        let receiver = try Background("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("Tests/harness/otlp_receiver.py").path, outDir.path])
+        let (receiver, port) = try otlpReceiver(outDir)
         defer { receiver.process.terminate() }
-        let port = try #require(receiver.stdout.next()).dropFirst("listening ".count)
         let server = try Server(Repo.fixture("go-server"))
         let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--quiet", "--otlp-endpoint", "http://127.0.0.1:\(port)"],
                                     environment: ["OTEL_EXPORTER_OTLP_HEADERS": "x-team=tracing", "OTEL_SERVICE_NAME": "checkout"])

@@ -53,9 +53,8 @@ extension GoHTTPTraceTests {
         let outDir = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-otlp-\(getpid())")
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: outDir) }
-        let receiver = try Background("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("Tests/harness/otlp_receiver.py").path, outDir.path])
+        let (receiver, port) = try otlpReceiver(outDir)
         defer { receiver.process.terminate() }
-        let port = try #require(receiver.stdout.next()).dropFirst("listening ".count)
         let server = try Server(Repo.fixture("go-server"))
         let started = Date().timeIntervalSince1970
         // Console (counted on stdout) and OTLP/HTTP (batches counted by the receiver).

@@ -87,6 +87,14 @@ func json(_ text: String) throws -> [String: Any] {
     return dict
 }
 
+/// Tests/harness/otlp_receiver.py writing what it receives into `dir`, with
+/// `options` (see the script); the receiver and the port it listens on.
+func otlpReceiver(_ dir: URL, _ options: [String] = []) throws -> (Background, String) {
+    let r = try Background("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("Tests/harness/otlp_receiver.py").path, dir.path] + options)
+    let port = String(try #require(r.stdout.next()).dropFirst("listening ".count))
+    return (r, port)
+}
+
 /// A background process whose stderr lines we can wait for.
 final class Background {
     let process = Process()
