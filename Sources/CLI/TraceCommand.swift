@@ -90,7 +90,7 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("metrics-addr"), help: ArgumentHelp("Serve the tool's own metrics (Prometheus text) on GET /metrics at this address, e.g. 127.0.0.1:9464 (port 0: any free port).", valueName: "host:port"))
     var metricsAddr: String?
 
-    @Option(name: .customLong("ring-buffer-size"), help: ArgumentHelp("Bytes of each probe family's kernel ring buffer: a power of two, at least the page size (default 4194304). Raise it when events are lost in the kernel.", valueName: "bytes"))
+    @Option(name: .customLong("ring-buffer-size"), help: ArgumentHelp("Bytes of the kernel ring buffer all probe families share: a power of two, at least the page size (default 4194304). Raise it when events are lost in the kernel.", valueName: "bytes"))
     var ringBufferSize: UInt32?
 
     var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) } }
