@@ -57,7 +57,9 @@ import Testing
         let server = try Server(Repo.fixture(name), cpu: 1)
         let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("spans-\(name)-\(getpid()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: jsonPath) }
-        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--otlp-json", jsonPath, "--quiet"])
+        // The tool beside the load generator: its reader thread, woken in batches, would
+        // otherwise preempt the server between ServeHTTP's entry and the handler's clock read.
+        let tracer = try Background("/usr/bin/taskset", ["-c", "0", Repo.tool, "--pid", String(server.pid), "--go-http", "--otlp-json", jsonPath, "--quiet"])
         let attached = tracer.waitForStderr("attached")
         #expect(attached.contains("uprobe-trace: attached"), "\(attached)")
 
