@@ -1,5 +1,19 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// The BPF C of the probe families (`*.bpf.c`, `*.bpf.h` beside the Swift that
+/// decodes their events): compiled by the BPFCompiler plugin, so SwiftPM must
+/// not see them as C sources of the Swift target.
+func bpfSources(in target: String) -> [String] {
+    let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Sources/\(target)")
+    let walker = FileManager.default.enumerator(atPath: dir.path)
+    var found: [String] = []
+    while let path = walker?.nextObject() as? String {
+        if path.hasSuffix(".bpf.c") || path.hasSuffix(".bpf.h") { found.append(path) }
+    }
+    return found.sorted()
+}
 
 let package = Package(
     name: "uprobe-trace",
@@ -25,27 +39,29 @@ let package = Package(
         .target(name: "Symbols", dependencies: ["CLibDW", "CZlib"]),
         // Go binaries: buildinfo, pclntab, RET sites, register ABI, struct offsets.
         .target(name: "GoRuntime", dependencies: ["Symbols"]),
-        // Compiles bpf/*.bpf.c with clang -target bpf and embeds the objects as base64.
+        // Compiles each family's *.bpf.c with clang -target bpf; embeds the objects as base64
+        // with typed names of their programs, maps and globals.
         .plugin(name: "BPFCompiler", capability: .buildTool()),
-        // libbpf wrapper: load the embedded objects, set read-only config, attach, ring buffer.
-        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents"], plugins: ["BPFCompiler"]),
-        // GoRuntime's findings in Attach's terms: which program at which file offset, with which config.
-        .target(name: "ProbePlan", dependencies: ["Symbols", "GoRuntime", "Attach", "TraceEvents"]),
-        // Events -> spans: decoding, pairing, clocks, HTTP/SQL parsing, the Span model.
+        // libbpf wrapper: the one attach path, shared ring buffer, kernel feature checks.
+        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents"]),
+        // Shared span machinery: the Span model, clocks, trace context, HTTP/1 and SQL parsers.
         .target(name: "Tracing", dependencies: ["TraceEvents"]),
+        // The probe families, one folder each (BPF C, plan, decoders, spans), and the list of them.
+        .target(name: "Families", dependencies: ["Symbols", "GoRuntime", "Attach", "Tracing", "TraceEvents"],
+                exclude: bpfSources(in: "Families"), plugins: ["BPFCompiler"]),
         // Generated OTLP protobuf types, Span -> OTLP mapping, exporters.
         .target(name: "OTLP", dependencies: ["Tracing", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Symbols", "GoRuntime", "Attach", "ProbePlan", "Tracing", "OTLP", "TraceEvents", "CLibBPF",
+                "Symbols", "GoRuntime", "Attach", "Families", "Tracing", "OTLP", "TraceEvents", "CLibBPF",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SymbolsTests", dependencies: ["Symbols"]),
         .testTarget(name: "GoRuntimeTests", dependencies: ["GoRuntime", "Symbols"]),
-        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents", "GoRuntime", "Symbols", "ProbePlan", "Tracing"]),
-        .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents"]),
+        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents", "GoRuntime", "Symbols", "Families", "Tracing"]),
+        .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents", "Families"]),
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "Tracing"]),
         .testTarget(name: "CLITests", dependencies: ["Symbols"]),
     ]

@@ -1,33 +1,47 @@
 import Foundation
 import PackagePlugin
 
-/// Compiles every `bpf/*.bpf.c` of the package with `clang -target bpf` and
-/// turns each object into a Swift file holding it as a base64 string literal
-/// (a `[UInt8]` literal of this size takes the compiler ~50 s; base64 ~1.5 s).
+/// Compiles every `*.bpf.c` below the target's folder (one per probe family,
+/// beside the Swift that decodes its events) with `clang -target bpf`, and turns
+/// each object into a Swift file: the object as a base64 string literal (a
+/// `[UInt8]` literal of this size takes the compiler ~50 s; base64 ~1.5 s) and,
+/// skeleton-style, one typed constant per program, map and global it defines,
+/// so a renamed BPF symbol breaks the Swift build instead of failing at run time.
 ///
-/// Inputs list every header the BPF C includes, because SwiftPM reruns a
-/// build command only when a declared input changes.
+/// Inputs list every header the BPF C can include (`*.bpf.h` of the target,
+/// `trace_events.h`), because SwiftPM reruns a command only when a declared
+/// input changes. Package.swift excludes these files from the Swift sources.
 @main
 struct BPFCompiler: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let root = context.package.directoryURL
-        let bpfDir = root.appending(path: "bpf")
+        let targetDir = root.appending(path: "Sources/\(target.name)")
         let script = root.appending(path: "Plugins/BPFCompiler/compile-bpf.sh")
         let include = root.appending(path: "Sources/TraceEvents/include")
-        let files = try FileManager.default.contentsOfDirectory(atPath: bpfDir.path(percentEncoded: false)).sorted()
-        let headers = files.filter { $0.hasSuffix(".h") }.map { bpfDir.appending(path: $0) }
-            + [include.appending(path: "trace_events.h")]
-        return files.filter { $0.hasSuffix(".bpf.c") }.map { file in
-            let name = String(file.dropLast(".bpf.c".count))
+        let files = try bpfFiles(below: targetDir)
+        let headers = files.filter { $0.lastPathComponent.hasSuffix(".bpf.h") } + [include.appending(path: "trace_events.h")]
+        return files.filter { $0.lastPathComponent.hasSuffix(".bpf.c") }.map { file in
+            let name = String(file.lastPathComponent.dropLast(".bpf.c".count))
             let output = context.pluginWorkDirectoryURL.appending(path: "\(name).bpf.swift")
             return .buildCommand(
-                displayName: "Compiling BPF \(file)",
+                displayName: "Compiling BPF \(file.lastPathComponent)",
                 executable: URL(fileURLWithPath: "/bin/bash"),
-                arguments: [script.path(percentEncoded: false), bpfDir.appending(path: file).path(percentEncoded: false),
-                            include.path(percentEncoded: false), name, output.path(percentEncoded: false)],
-                inputFiles: [bpfDir.appending(path: file), script] + headers,
+                arguments: [script.path(percentEncoded: false), file.path(percentEncoded: false),
+                            include.path(percentEncoded: false), targetDir.path(percentEncoded: false),
+                            name, output.path(percentEncoded: false)],
+                inputFiles: [file, script] + headers,
                 outputFiles: [output]
             )
         }
+    }
+
+    /// `*.bpf.c` and `*.bpf.h` anywhere below `dir`, sorted by path.
+    private func bpfFiles(below dir: URL) throws -> [URL] {
+        guard let walker = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil) else { return [] }
+        var found: [URL] = []
+        for case let url as URL in walker where url.lastPathComponent.hasSuffix(".bpf.c") || url.lastPathComponent.hasSuffix(".bpf.h") {
+            found.append(url)
+        }
+        return found.sorted { $0.path < $1.path }
     }
 }

@@ -4,28 +4,6 @@ import Foundation
 import Glibc
 #endif
 
-/// The BPF objects compiled into the binary from `bpf/*.bpf.c`.
-public enum EmbeddedBPF: String, Sendable, CaseIterable {
-    /// `bpf/go_http.bpf.c`: Go net/http server and client requests.
-    case goHTTP = "go_http"
-    /// `bpf/openssl.bpf.c`: OpenSSL SSL_read/SSL_write(_ex) plaintext.
-    case openSSL = "openssl"
-    /// `bpf/mysql.bpf.c`: mysql_real_query calls of libmariadb / libmysqlclient.
-    case mysql = "mysql"
-
-    /// The ELF object's bytes (decoded from the base64 literal the BPFCompiler plugin wrote).
-    public var bytes: [UInt8] {
-        let base64: String
-        switch self {
-        case .goHTTP: base64 = BPFObjects.go_http
-        case .openSSL: base64 = BPFObjects.openssl
-        case .mysql: base64 = BPFObjects.mysql
-        }
-        // The plugin wrote it from `base64 -w0` output: decoding cannot fail for a good build.
-        return [UInt8](Data(base64Encoded: base64) ?? Data())
-    }
-}
-
 /// One BPF ELF object opened with libbpf (`struct bpf_object`), through its life:
 /// open (`bpf_object__open_mem`) → set read-only globals and map sizes → `load()`
 /// (`bpf_object__load`: maps created, programs verified) → `attachUprobe` any
@@ -47,8 +25,8 @@ public final class BPFObject: @unchecked Sendable {
     private var loaded = false
 
     /// Opens an embedded object (`bpf_object__open_mem`).
-    public convenience init(embedded: EmbeddedBPF) throws(AttachError) {
-        try self.init(name: embedded.rawValue, elf: embedded.bytes)
+    public convenience init(embedded: EmbeddedBPFObject) throws(AttachError) {
+        try self.init(name: embedded.name, elf: embedded.bytes)
     }
 
     /// Opens the BPF ELF object `elf` (`bpf_object__open_mem`); nothing reaches the kernel yet.
@@ -81,7 +59,8 @@ public final class BPFObject: @unchecked Sendable {
     /// Writes `value` into the read-only global `variable` (a `const volatile`
     /// in the BPF C, kept in `.rodata`) before load; the verifier then sees it
     /// as a constant. The variable's offset and size come from the object's BTF.
-    public func setReadOnlyGlobal<T: BitwiseCopyable>(_ variable: String, to value: T) throws(AttachError) {
+    public func setReadOnlyGlobal<T: BitwiseCopyable>(_ global: BPFGlobalName, to value: T) throws(AttachError) {
+        let variable = global.rawValue
         try locked { () throws(AttachError) in
             let obj = try openObject(phase: "setting \(variable)")
             guard let map = bpf_object__find_map_by_name(obj, ".rodata") else {
@@ -108,14 +87,14 @@ public final class BPFObject: @unchecked Sendable {
 
     /// Sets a map's size before load (`bpf_map__set_max_entries`); for a ring
     /// buffer, the size in bytes (a power of two, a multiple of the page size).
-    public func setMaxEntries(map mapName: String, _ entries: UInt32) throws(AttachError) {
-        try beforeLoad(map: mapName, "bpf_map__set_max_entries(\(mapName), \(entries))") { bpf_map__set_max_entries($0, entries) }
+    public func setMaxEntries(map: BPFMapName, _ entries: UInt32) throws(AttachError) {
+        try beforeLoad(map: map.rawValue, "bpf_map__set_max_entries(\(map), \(entries))") { bpf_map__set_max_entries($0, entries) }
     }
 
     /// Before load: map `mapName` will be the existing map `fd` (same type and
     /// sizes) instead of a new one (`bpf_map__reuse_fd`, which dups `fd`).
-    public func reuseMap(_ mapName: String, fd: Int32) throws(AttachError) {
-        try beforeLoad(map: mapName, "bpf_map__reuse_fd(\(mapName))") { bpf_map__reuse_fd($0, fd) }
+    public func reuseMap(_ map: BPFMapName, fd: Int32) throws(AttachError) {
+        try beforeLoad(map: map.rawValue, "bpf_map__reuse_fd(\(map))") { bpf_map__reuse_fd($0, fd) }
     }
 
     /// Runs libbpf call `body` (returning 0 or -errno) on map `mapName` of the opened object.
@@ -151,7 +130,8 @@ public final class BPFObject: @unchecked Sendable {
     /// ELF file `path`, for process `pid` (nil: every process that maps the
     /// file, now or later). `retprobe` makes it a uretprobe: never for Go code.
     /// Calls `bpf_program__attach_uprobe_opts` and keeps the link until `detach()`.
-    public func attachUprobe(program: String, path: String, offset: UInt64, pid: Int32? = nil, retprobe: Bool = false) throws(AttachError) {
+    public func attachUprobe(program programName: BPFProgramName, path: String, offset: UInt64, pid: Int32? = nil, retprobe: Bool = false) throws(AttachError) {
+        let program = programName.rawValue
         try locked { () throws(AttachError) in
             let obj = try openObject(phase: "attaching \(program)")
             guard loaded else { throw .state("attaching \(program) before BPFObject.load()") }
@@ -178,8 +158,9 @@ public final class BPFObject: @unchecked Sendable {
     public var attachedCount: Int { lock.withLock { links.count } }
 
     /// The file descriptor of map `mapName` (owned by the object: do not close it).
-    public func mapFD(_ mapName: String) throws(AttachError) -> Int32 {
-        try locked { () throws(AttachError) -> Int32 in
+    public func mapFD(_ map: BPFMapName) throws(AttachError) -> Int32 {
+        let mapName = map.rawValue
+        return try locked { () throws(AttachError) -> Int32 in
             let obj = try openObject(phase: "map \(mapName)")
             guard loaded else { throw .state("map \(mapName) used before BPFObject.load()") }
             guard let map = bpf_object__find_map_by_name(obj, mapName) else {

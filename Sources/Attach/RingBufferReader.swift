@@ -36,12 +36,6 @@ public final class RingBufferReader: @unchecked Sendable {
 
     private enum State { case idle, running, stopped }
 
-    /// Prepares to read the ring buffer map `mapName` of `object` (default: `ut_events`
-    /// of common.bpf.h). Call `start()` to begin.
-    public convenience init(object: BPFObject, mapName: String = "ut_events", pollTimeoutMs: Int32 = RingBufferReader.defaultPollTimeoutMs, handler: @escaping Handler) throws(AttachError) {
-        try self.init(fd: try object.mapFD(mapName), owner: object, name: "\(object.name) \(mapName)", pollTimeoutMs: pollTimeoutMs, handler: handler)
-    }
-
     /// Prepares to read the ring buffer every probe family shares.
     public convenience init(shared: SharedMaps, pollTimeoutMs: Int32 = RingBufferReader.defaultPollTimeoutMs, handler: @escaping Handler) throws(AttachError) {
         try self.init(fd: shared.eventsFD, owner: shared, name: "ut_events", pollTimeoutMs: pollTimeoutMs, handler: handler)

@@ -74,7 +74,7 @@ extension BPFObject {
     /// Before load: makes the object use `shared`'s ring buffer and lost counters
     /// instead of creating its own (`bpf_map__reuse_fd`).
     public func use(_ shared: SharedMaps) throws(AttachError) {
-        try reuseMap("ut_events", fd: shared.eventsFD)
-        try reuseMap("ut_lost", fd: shared.lostFD)
+        try reuseMap(CommonBPF.events, fd: shared.eventsFD)
+        try reuseMap(CommonBPF.lost, fd: shared.lostFD)
     }
 }

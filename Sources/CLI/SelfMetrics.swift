@@ -1,5 +1,5 @@
 import Foundation
-import Attach
+import Families
 import OTLP
 import Synchronization
 import TraceEvents
@@ -8,9 +8,7 @@ import TraceEvents
 /// exposition format 0.0.4, read from where they are kept (ring-buffer readers,
 /// the BPF `ut_lost` maps, the span counter, the batch processors) at scrape time.
 struct SelfMetrics: Sendable {
-    let families: AttachedFamilies
-    let shared: SharedMaps
-    let received: FamilyCounts
+    let session: TraceSession
     let sinks: Sinks
     let spans: Counter
     /// Wall-clock seconds since the epoch when the tool started.
@@ -18,14 +16,15 @@ struct SelfMetrics: Sendable {
 
     func render() -> String {
         var out = PrometheusText()
-        let attached = families.all
-        let names = FamilyCounts.names.filter { n in attached.contains { $0.familyName == n } }
+        let attached = session.attached
+        let lost = session.lostByFamily()
+        let names = lost.map(\.family)
         out.family("events_received_total", "counter", "Records read from the kernel ring buffer, per probe family.",
-                   names.map { (["family": $0], Double(received[$0])) })
+                   names.map { (["family": $0], Double(session.received[$0])) })
         out.family("events_lost_total", "counter", "Records the BPF programs could not put into the full ring buffer, per probe family.",
-                   lostByFamily(attached, shared).map { (["family": $0.family], Double($0.lost)) })
+                   lost.map { (["family": $0.family], Double($0.lost)) })
         out.family("probes_attached", "gauge", "Uprobes attached, per probe family.",
-                   names.map { n in (["family": n], Double(attached.filter { $0.familyName == n }.reduce(0) { $0 + $1.probeCount })) })
+                   names.map { n in (["family": n], Double(attached.filter { $0.name == n }.reduce(0) { $0 + $1.probeCount })) })
         out.family("spans_produced_total", "counter", "Spans made from events (before export).", [([:], Double(spans.value))])
 
         let exporters = sinks.processors.map { ($0.kind, $0.processor.counters) }
@@ -46,39 +45,20 @@ struct SelfMetrics: Sendable {
     }
 }
 
-/// Records read from the shared ring buffer, per probe family (by the record's kind).
+/// Records read from the shared ring buffer, per probe family (the high byte of the record's kind).
 final class FamilyCounts: Sendable {
-    /// Family names by `enum ut_probe_family` index: the BPF objects' names.
-    static let names = ["go_http", "openssl", "mysql"]
-    private let counts = Mutex([UInt64](repeating: 0, count: FamilyCounts.names.count))
+    private let counts = Mutex([UInt64](repeating: 0, count: Int(UT_FAMILY_COUNT.rawValue)))
 
     /// Counts one ring-buffer record.
     func count(record: [UInt8]) {
         guard record.count >= 4 else { return }
-        let kind = record.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-        let family: ut_probe_family
-        switch kind {
-        case UInt32(UT_EVENT_GO_HTTP_SERVER.rawValue), UInt32(UT_EVENT_GO_HTTP_CLIENT.rawValue), UInt32(UT_EVENT_GO_HTTP_HEAD.rawValue):
-            family = UT_FAMILY_GO_HTTP
-        case UInt32(UT_EVENT_SSL.rawValue): family = UT_FAMILY_OPENSSL
-        case UInt32(UT_EVENT_MYSQL_QUERY.rawValue): family = UT_FAMILY_MYSQL
-        default: return
-        }
-        counts.withLock { $0[Int(family.rawValue)] += 1 }
+        let family = Int(ut_event_family(record.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+        counts.withLock { if family < $0.count { $0[family] += 1 } }
     }
 
     subscript(name: String) -> UInt64 {
-        guard let i = Self.names.firstIndex(of: name) else { return 0 }
-        return counts.withLock { $0[i] }
-    }
-}
-
-/// Events lost in the kernel per attached probe family (in the order of
-/// `FamilyCounts.names`), from the shared lost counters; 0 if they cannot be read.
-func lostByFamily(_ families: [any AttachedFamily], _ shared: SharedMaps) -> [(family: String, lost: UInt64)] {
-    let lost = (try? shared.lostEvents()) ?? []
-    return FamilyCounts.names.enumerated().compactMap { i, name in
-        families.contains { $0.familyName == name } ? (name, i < lost.count ? lost[i] : 0) : nil
+        guard let family = ProbeFamilies.all.first(where: { $0.name == name }) else { return 0 }
+        return counts.withLock { $0[Int(family.id.rawValue)] }
     }
 }
 

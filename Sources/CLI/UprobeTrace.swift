@@ -1,7 +1,7 @@
 import ArgumentParser
 import Attach
 import GoRuntime
-import ProbePlan
+import Families
 import Symbols
 
 #if canImport(Glibc)
@@ -42,7 +42,7 @@ enum Main {
         } catch let e as AttachError {
             Log.error(e.description)
             exit(e.exitCode)
-        } catch let e as ProbePlanError {
+        } catch let e as FamilyError {
             Log.error(e.description)
             exit(1)
         } catch let e as CLIError {

@@ -17,15 +17,6 @@
 #define UT_QUERY_MAX 128
 #define UT_HOST_MAX 64
 
-/* Every event starts with a header; `kind` says which struct follows. */
-enum ut_event_kind {
-    UT_EVENT_GO_HTTP_SERVER = 1, /* net/http.serverHandler.ServeHTTP entry..RET */
-    UT_EVENT_GO_HTTP_CLIENT = 2, /* net/http.(*Transport).roundTrip entry..RET */
-    UT_EVENT_SSL = 3,            /* one SSL_read/SSL_write(_ex) call: struct ut_ssl_event + data */
-    UT_EVENT_MYSQL_QUERY = 4,    /* one mysql_real_query call: struct ut_mysql_event + statement */
-    UT_EVENT_GO_HTTP_HEAD = 5,   /* a Go server request began: struct ut_go_head_event + raw request head */
-};
-
 /* Which OpenSSL function an ut_ssl_event comes from. */
 enum ut_ssl_function {
     UT_SSL_WRITE = 1,
@@ -38,13 +29,39 @@ enum ut_ssl_function {
  * (--capture-bytes is clamped to it). */
 #define UT_CAPTURE_MAX 8192
 
-/* Probe families: index of the per-family lost-event counters. */
+/* Probe families: one per folder of Sources/Families (the BPF object of the
+ * same name). The index of the per-family lost-event counters, and the high
+ * byte of every event kind the family's programs send. */
 enum ut_probe_family {
     UT_FAMILY_GO_HTTP = 0,
     UT_FAMILY_OPENSSL = 1,
     UT_FAMILY_MYSQL = 2,
-    UT_FAMILY_COUNT = 4,
+    UT_FAMILY_COUNT = 4, /* slots of ut_lost; a new family takes the next free index */
 };
+
+/* The family's name: its BPF object, metrics label and summary name. */
+static inline const char *ut_family_name(__u32 family) {
+    switch (family) {
+    case UT_FAMILY_GO_HTTP: return "go_http";
+    case UT_FAMILY_OPENSSL: return "openssl";
+    case UT_FAMILY_MYSQL: return "mysql";
+    default: return 0;
+    }
+}
+
+/* Every event starts with a header; `kind` says which struct follows, and its
+ * high byte which family sent it (ut_event_family). */
+#define UT_KIND(family, n) (((family) << 8) | (n))
+enum ut_event_kind {
+    UT_EVENT_GO_HTTP_SERVER = UT_KIND(UT_FAMILY_GO_HTTP, 1), /* net/http.serverHandler.ServeHTTP entry..end */
+    UT_EVENT_GO_HTTP_CLIENT = UT_KIND(UT_FAMILY_GO_HTTP, 2), /* net/http.(*Transport).roundTrip entry..RET */
+    UT_EVENT_GO_HTTP_HEAD = UT_KIND(UT_FAMILY_GO_HTTP, 3),   /* a Go server request began: struct ut_go_head_event + raw request head */
+    UT_EVENT_SSL = UT_KIND(UT_FAMILY_OPENSSL, 1),            /* one SSL_read/SSL_write(_ex) call: struct ut_ssl_event + data */
+    UT_EVENT_MYSQL_QUERY = UT_KIND(UT_FAMILY_MYSQL, 1),      /* one mysql_real_query call: struct ut_mysql_event + statement */
+};
+
+/* The family an event kind belongs to. */
+static inline __u32 ut_event_family(__u32 kind) { return kind >> 8; }
 
 /* ut_event_header.flags */
 enum ut_event_flags {

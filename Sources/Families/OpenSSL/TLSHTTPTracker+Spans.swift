@@ -1,3 +1,5 @@
+import TraceEvents
+import Tracing
 /// Span building for `TLSHTTPTracker`, with the attribute conventions of
 /// `GoHTTPSpans` (OpenTelemetry HTTP semantic conventions).
 ///

@@ -1,3 +1,4 @@
+import Tracing
 import TraceEvents
 
 /// A decoded `struct ut_mysql_event` (trace_events.h) and the statement bytes

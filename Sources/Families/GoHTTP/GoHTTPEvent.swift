@@ -1,3 +1,4 @@
+import Tracing
 import TraceEvents
 
 /// A decoded `struct ut_go_http_event` (trace_events.h): one Go net/http

@@ -1,3 +1,5 @@
+import TraceEvents
+import Tracing
 /// The span contexts of Go HTTP requests, so that the spans of one request
 /// form one trace: a server request takes its caller's trace (an incoming
 /// `traceparent`, or the traced client in another process that sent it); a

@@ -1,3 +1,5 @@
+import TraceEvents
+import Tracing
 /// Turns Go HTTP events into spans with the OpenTelemetry HTTP semantic conventions.
 public struct GoHTTPSpans: Sendable {
     public let clock: BootClock

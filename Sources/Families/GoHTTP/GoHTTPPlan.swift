@@ -13,7 +13,8 @@ public struct GoHTTPPlan: Sendable {
     public let pid: Int32?
     public let goVersion: String
     public let offsets: ut_go_offsets
-    public let points: [GoHTTPProbes.Point]
+    /// Every uprobe: a `go_http.bpf.c` program at a file offset of the executable.
+    public let sites: [UprobeSite]
     /// The probed functions found (a server has no roundTrip, a client no ServeHTTP).
     public let functions: [String]
 
@@ -42,13 +43,17 @@ public struct GoHTTPPlan: Sendable {
 
     public init(elf: ELFFile, attachPath: String, displayPath: String, pid: Int32?) throws {
         let who = pid.map { "pid \($0) (\(displayPath))" } ?? displayPath
-        guard elf.header.isX86_64 else { throw ProbePlanError.wrongMachine(target: who, machine: elf.header.machineName) }
-        guard GoBinary.isGo(elf) else { throw ProbePlanError.notGo(target: who) }
+        guard elf.header.isX86_64 else { throw FamilyError.wrongMachine(target: who, machine: elf.header.machineName) }
+        guard GoBinary.isGo(elf) else {
+            throw FamilyError.notApplicable(family: GoHTTPFamily.name, reason: "\(who) is not a Go program (no Go build info or pclntab)",
+                                            hint: "--go-http traces programs built with the Go toolchain")
+        }
         let go = try GoBinary.load(elf)
         let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.connServe, Self.roundTrip, Self.persistConnRoundTrip, Self.newproc1])
         let found = Set(sites.map(\.function.name))
         guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
-            throw ProbePlanError.noHTTP(target: who)
+            throw FamilyError.notApplicable(family: GoHTTPFamily.name, reason: "\(who) contains no net/http server or client code",
+                                            hint: "nothing for --go-http to trace there")
         }
         guard let structs = go.offsets else {
             throw go.offsetsError ?? GoRuntimeError.unknownGoVersion(path: displayPath, version: go.buildInfo.goVersion, field: "net/http.Request")
@@ -81,23 +86,24 @@ public struct GoHTTPPlan: Sendable {
         o.netfd_raddr = try offset(.netFDRemoteAddr)
         o.tcpaddr_port = try offset(.tcpAddrPort)
 
-        var points: [GoHTTPProbes.Point] = []
+        let p = go_http_bpf.progs.self
+        var points: [UprobeSite] = []
         for site in sites {
             let entry = site.function.fileOffset, rets = site.returnOffsets
             switch site.function.name {
             case Self.serveHTTP:
-                points.append(.init(.serverEntry, entry))
-                points += rets.map { .init(.serverReturn, $0) }
+                points.append(.init(p.go_server_entry, entry))
+                points += rets.map { .init(p.go_server_return, $0) }
             case Self.connServe:
-                points += rets.map { .init(.connServeReturn, $0) }
+                points += rets.map { .init(p.go_conn_serve_return, $0) }
             case Self.roundTrip:
-                points.append(.init(.clientEntry, entry))
-                points += rets.map { .init(.clientReturn, $0) }
+                points.append(.init(p.go_client_entry, entry))
+                points += rets.map { .init(p.go_client_return, $0) }
             case Self.persistConnRoundTrip where found.contains(Self.roundTrip):
-                points.append(.init(.clientConnEntry, entry))
+                points.append(.init(p.go_client_conn_entry, entry))
             case Self.newproc1 where found.contains(Self.roundTrip):
                 // Only a program that makes client calls has children to find.
-                points += rets.map { .init(.newprocReturn, $0) }
+                points += rets.map { .init(p.go_newproc_return, $0) }
             default:
                 break
             }
@@ -107,28 +113,7 @@ public struct GoHTTPPlan: Sendable {
         self.pid = pid
         self.goVersion = go.buildInfo.goVersion
         self.offsets = o
-        self.points = points
+        self.sites = points
         self.functions = sites.map(\.function.name)
-    }
-}
-
-/// Why a target cannot be traced with a probe family; each message ends in a hint.
-public enum ProbePlanError: Error, Sendable, CustomStringConvertible {
-    case wrongMachine(target: String, machine: String)
-    case notGo(target: String)
-    case noHTTP(target: String)
-    case missingFunctions(library: String, functions: [String], purpose: String)
-
-    public var description: String {
-        switch self {
-        case .wrongMachine(let t, let m):
-            return "\(t) is a \(m) program; hint: uprobe-trace attaches to x86-64 programs only"
-        case .notGo(let t):
-            return "\(t) is not a Go program (no Go build info or pclntab); hint: --go-http traces programs built with the Go toolchain"
-        case .noHTTP(let t):
-            return "\(t) contains no net/http server or client code; hint: nothing for --go-http to trace there"
-        case .missingFunctions(let lib, let fs, let purpose):
-            return "\(lib) defines none of \(fs.joined(separator: ", ")); hint: \(purpose) needs the library that exports them; check with `uprobe-trace symbols dump \(lib) --grep \(fs.first ?? "")`"
-        }
     }
 }

@@ -17,14 +17,25 @@ public struct LibraryPlan: Sendable {
     ///     that the process maps (with a pid) or that the host has.
     ///   - defaultNames: library name patterns, e.g. `["libssl.so"]`.
     ///   - functions: the functions to find; at least one must exist.
+    ///   - flag: the family's flag, for messages.
+    /// - Throws: `FamilyError.notApplicable` when a process maps none of
+    ///   `defaultNames` and no library was named (auto-detection skips the family).
     public static func resolve(spec: String?, defaultNames: [String], pid: Int32?, functions: [String],
-                               purpose: String) throws -> LibraryPlan {
+                               flag: String) throws -> LibraryPlan {
         let elf: ELFFile
         let attachPath: String
         let displayPath: String
         if let pid {
             let image = try ProcessImage(pid: pid)
-            let object = try spec.map { try image.object(forTarget: $0) } ?? LibraryLocator.findMapped(defaultNames, in: image)
+            let object: MappedObject
+            do {
+                object = try spec.map { try image.object(forTarget: $0) } ?? LibraryLocator.findMapped(defaultNames, in: image)
+            } catch let error as SymbolsError {
+                guard spec == nil, case .libraryNotFound = error else { throw error }
+                let s = error.description
+                throw FamilyError.notApplicable(family: flag, reason: String(s[..<(s.range(of: "; hint: ")?.lowerBound ?? s.endIndex)]),
+                                                hint: "check /proc/\(pid)/maps, or give the library path explicitly (--\(flag) PATH)")
+            }
             elf = try image.openObject(object)
             attachPath = image.accessPath(for: object)
             displayPath = object.path
@@ -40,7 +51,7 @@ public struct LibraryPlan: Sendable {
             displayPath = path
         }
         guard elf.header.isX86_64 else {
-            throw ProbePlanError.wrongMachine(target: displayPath, machine: elf.header.machineName)
+            throw FamilyError.wrongMachine(target: displayPath, machine: elf.header.machineName)
         }
         var offsets: [String: UInt64] = [:]
         for f in functions {
@@ -49,8 +60,21 @@ public struct LibraryPlan: Sendable {
             }
         }
         guard !offsets.isEmpty else {
-            throw ProbePlanError.missingFunctions(library: displayPath, functions: functions, purpose: purpose)
+            throw FamilyError.missingFunctions(library: displayPath, functions: functions, flag: flag)
         }
         return LibraryPlan(attachPath: attachPath, displayPath: displayPath, pid: pid, offsets: offsets)
+    }
+}
+
+extension LibraryPlan {
+    /// "libssl.so.3 (pid 42)" / "(every process)", for the attached line.
+    public var summary: String { "\(displayPath) (\(pid.map { "pid \($0)" } ?? "every process"))" }
+}
+
+extension TraceTarget {
+    /// The process, when the target is one.
+    public var pid: Int32? {
+        if case .process(let pid) = self { return pid }
+        return nil
     }
 }

@@ -1,3 +1,4 @@
+import Tracing
 import TraceEvents
 
 /// Names one Go HTTP request: the process, its goroutine, and the boot time

@@ -1,3 +1,5 @@
+import TraceEvents
+import Tracing
 /// Turns MySQL client events into CLIENT spans with the OpenTelemetry
 /// database semantic conventions (`db.system.name`, `db.operation.name`,
 /// `db.query.text`).

@@ -1,3 +1,5 @@
+import TraceEvents
+import Tracing
 /// Turns the plaintext of OpenSSL calls (`SSLEvent`s, in the order each
 /// thread made them) into HTTP spans, with one state machine per
 /// (process, `SSL*`) connection (DESIGN.md, Spans, "TLS HTTP").

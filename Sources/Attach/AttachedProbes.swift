@@ -1,0 +1,88 @@
+import TraceEvents
+
+/// One uprobe: a program at a file offset of the probed file; `retprobe`
+/// makes it a uretprobe (C code only: never Go, whose runtime moves stacks).
+public struct UprobeSite: Sendable, Hashable {
+    public let program: BPFProgramName
+    public let fileOffset: UInt64
+    public let retprobe: Bool
+
+    public init(_ program: BPFProgramName, _ fileOffset: UInt64, retprobe: Bool = false) {
+        self.program = program
+        self.fileOffset = fileOffset
+        self.retprobe = retprobe
+    }
+}
+
+/// Everything needed to put one embedded BPF object to work in one file: the
+/// object, its read-only config, the sites, and the maps it shares with an
+/// object already loaded.
+public struct ProbeRequest: Sendable {
+    public var object: EmbeddedBPFObject
+    /// The file the uprobes are in, as the kernel resolves it (through /proc/PID/root for a pid).
+    public var path: String
+    /// Trace only this process (the BPF side filters on `ut_config.target_tgid` too);
+    /// nil: every process that maps `path`, now or later.
+    public var pid: Int32?
+    /// `ut_cfg`; `target_tgid` is set from `pid`.
+    public var config: ut_config
+    public var sites: [UprobeSite]
+    /// Maps to take over from an already loaded object of the same kind instead
+    /// of creating them (state shared across processes, e.g. Go clients in one
+    /// process and the servers they call in another).
+    public var sharedMaps: [BPFMapName]
+
+    public init(object: EmbeddedBPFObject, path: String, pid: Int32?, config: ut_config = ut_config(),
+                sites: [UprobeSite], sharedMaps: [BPFMapName] = []) {
+        self.object = object
+        self.path = path
+        self.pid = pid
+        self.config = config
+        self.sites = sites
+        self.sharedMaps = sharedMaps
+    }
+}
+
+/// A loaded BPF object and its attached uprobes: the one attach path every
+/// probe family (and every BPF test) takes. Open the embedded object → write
+/// `ut_cfg` → use the shared ring buffer and lost counters → take over the
+/// shared maps → load → attach every site; any failure detaches and unloads
+/// what was done, so nothing stays behind.
+public final class AttachedProbes: Sendable {
+    /// The loaded object; its links are the probes.
+    public let object: BPFObject
+    public let request: ProbeRequest
+
+    /// - Parameter sharingWith: the object whose `request.sharedMaps` this one reuses; nil: create them.
+    public init(_ request: ProbeRequest, shared: SharedMaps, sharingWith peer: AttachedProbes? = nil) throws(AttachError) {
+        let object = try BPFObject(embedded: request.object)
+        do {
+            var config = request.config
+            config.target_tgid = request.pid.map { UInt32(bitPattern: $0) } ?? 0
+            try object.setReadOnlyGlobal(CommonBPF.config, to: config)
+            try object.use(shared)
+            if let peer {
+                for map in request.sharedMaps { try object.reuseMap(map, fd: try peer.object.mapFD(map)) }
+            }
+            try object.load()
+            for site in request.sites {
+                try object.attachUprobe(program: site.program, path: request.path, offset: site.fileOffset,
+                                        pid: request.pid, retprobe: site.retprobe)
+            }
+        } catch {
+            object.detach()
+            throw error
+        }
+        self.object = object
+        self.request = request
+    }
+
+    /// The object's name (`go_http`, ...): the family it belongs to.
+    public var name: String { object.name }
+
+    /// Number of attached uprobes.
+    public var probeCount: Int { object.attachedCount }
+
+    /// Removes every probe and unloads the programs. Stop the reader first. Idempotent.
+    public func detach() { object.detach() }
+}
