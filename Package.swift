@@ -60,8 +60,9 @@ let package = Package(
         ),
         .testTarget(name: "SymbolsTests", dependencies: ["Symbols"]),
         .testTarget(name: "GoRuntimeTests", dependencies: ["GoRuntime", "Symbols"]),
-        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents", "GoRuntime", "Symbols", "Families", "Tracing"]),
-        .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents", "Families"]),
+        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents"]),
+        .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents"]),
+        .testTarget(name: "FamiliesTests", dependencies: ["Families", "Attach", "Tracing", "TraceEvents", "GoRuntime", "Symbols"]),
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "Tracing"]),
         .testTarget(name: "CLITests", dependencies: ["Symbols"]),
     ]

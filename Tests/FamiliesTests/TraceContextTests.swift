@@ -1,3 +1,4 @@
+@testable import Families
 import Testing
 import TraceEvents
 @testable import Tracing

@@ -1,3 +1,4 @@
+@testable import Families
 import Glibc
 import Testing
 import TraceEvents

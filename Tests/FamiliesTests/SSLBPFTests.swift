@@ -1,3 +1,4 @@
+@testable import Families
 import Attach
 import Foundation
 import Symbols
@@ -35,15 +36,11 @@ import Tracing
         return false
     }
 
-    /// File offsets of the four functions, from .dynsym.
-    static func points() throws -> [SSLProbes.Point] {
-        let elf = try ELFFile(path: libssl)
-        func offset(_ name: String) throws -> UInt64? {
-            guard let sym = try elf.lookup(name).first(where: { $0.isFunction }) else { return nil }
-            return elf.fileOffset(of: sym)
-        }
-        return SSLProbes.points(write: try offset("SSL_write"), writeEx: try offset("SSL_write_ex"),
-                                read: try offset("SSL_read"), readEx: try offset("SSL_read_ex"))
+    /// The openssl family's plan for `libssl` (every process unless `pid`), as `trace --ssl` makes it.
+    static func request(pid: Int32? = nil, captureBytes: UInt32 = 4096) throws -> ProbeRequest {
+        var request = try OpenSSLFamily.plan(.host, spec: libssl, options: TraceOptions(captureBytes: captureBytes)).request
+        request.pid = pid
+        return request
     }
 
     /// Runs curl on `urls` (one process: one kept-alive connection); its pid and the status codes.
@@ -63,13 +60,13 @@ import Tracing
     @Test("BPF root: OpenSSL plaintext of python3 (_ex) and curl (plain) becomes server and client spans")
     func pythonServerCurlClient() throws {
         guard Self.canRun() else { return }
-        let points = try Self.points()
-        #expect(points.count == 8, "entry + return of SSL_write, SSL_write_ex, SSL_read, SSL_read_ex")
+        let request = try Self.request()
+        #expect(request.sites.count == 8, "entry + return of SSL_write, SSL_write_ex, SSL_read, SSL_read_ex")
         let server = try GoHTTPTestSupport.Server(binary: Self.python, arguments: [Self.serverScript])
         let port = try #require(Int(server.address))
         let stats = try BPFRunStatistics()
         // Any process: the curl pids are not known before they start.
-        let probes = try SSLProbes(libraryPath: Self.libssl, pid: nil, captureBytes: 4096, points: points)
+        let probes = try TestProbes(request)
         #expect(probes.probeCount == 8)
         let records = Mutex<[[UInt8]]>([])
         let reader = try probes.reader { bytes in records.withLock { $0.append(bytes) } }
@@ -162,7 +159,7 @@ import Tracing
     @Test("BPF root: the verifier accepts every capture size", arguments: [UInt32(0), 1, 64, 8191, 8192, .max])
     func captureSizes(_ bytes: UInt32) throws {
         guard Self.canRun() else { return }
-        let probes = try SSLProbes(libraryPath: Self.libssl, pid: getpid(), captureBytes: bytes, points: try Self.points())
+        let probes = try TestProbes(try Self.request(pid: getpid(), captureBytes: bytes))
         #expect(probes.probeCount == 8)
         probes.detach()
     }

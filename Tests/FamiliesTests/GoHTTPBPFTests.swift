@@ -1,3 +1,4 @@
+@testable import Families
 import Attach
 import Foundation
 import Testing
@@ -13,11 +14,11 @@ import TraceEvents
         guard S.canRunRootBPF() else { return }
         let path = S.fixture(name)
         let server = try S.Server(binary: path)
-        let (points, offsets) = try S.goHTTPPlan(path, server: true, client: true)
+        let request = try S.goHTTPRequest(path, pid: server.pid, server: true, client: true)
 
         let stats = try BPFRunStatistics()
-        let probes = try GoHTTPProbes(binaryPath: path, pid: server.pid, offsets: offsets, points: points)
-        #expect(probes.probeCount == points.count)
+        let probes = try TestProbes(request)
+        #expect(probes.probeCount == request.sites.count)
         let sink = EventSink()
         let reader = try probes.reader(sink.handler)
         reader.start()
@@ -125,10 +126,10 @@ import TraceEvents
         guard S.canRunRootBPF() else { return }
         let server = try S.Server(binary: S.fixture("go-server"))
         let path = S.fixture("go-client")
-        let (points, offsets) = try S.goHTTPPlan(path, server: false, client: true)
+        let request = try S.goHTTPRequest(path, pid: nil, server: false, client: true)
         let stats = try BPFRunStatistics()
         defer { _ = stats }
-        let probes = try GoHTTPProbes(binaryPath: path, pid: nil, offsets: offsets, points: points)
+        let probes = try TestProbes(request)
         defer { probes.detach() }
         let sink = EventSink()
         let reader = try probes.reader(sink.handler)
@@ -165,27 +166,28 @@ import TraceEvents
     @Test("BPF root: errors name the problem")
     func attachErrors() throws {
         guard S.canRunRootBPF() else { return }
-        let object = try BPFObject(embedded: .goHTTP)
+        let object = try BPFObject(embedded: go_http_bpf.object)
         defer { object.detach() }
-        #expect(throws: AttachError.self) { try object.setReadOnlyGlobal("no_such_global", to: UInt64(0)) }
-        #expect(throws: AttachError.self) { try object.setReadOnlyGlobal("ut_cfg", to: UInt64(0)) } // wrong size
+        let entry = go_http_bpf.progs.go_server_entry
+        #expect(throws: AttachError.self) { try object.setReadOnlyGlobal(BPFGlobalName("no_such_global"), to: UInt64(0)) }
+        #expect(throws: AttachError.self) { try object.setReadOnlyGlobal(CommonBPF.config, to: UInt64(0)) } // wrong size
         #expect(throws: AttachError.self) {
-            try object.attachUprobe(program: "go_server_entry", path: "/bin/true", offset: 0)
+            try object.attachUprobe(program: entry, path: "/bin/true", offset: 0)
         } // before load
-        try object.setReadOnlyGlobal("ut_cfg", to: ut_config())
+        try object.setReadOnlyGlobal(CommonBPF.config, to: ut_config())
         try object.load()
         do {
-            try object.attachUprobe(program: "go_server_entry", path: "/nonexistent/binary", offset: 0x1000)
+            try object.attachUprobe(program: entry, path: "/nonexistent/binary", offset: 0x1000)
             Issue.record("attach to a missing file succeeded")
         } catch {
             #expect("\(error)".contains("hint:"))
             if case .uprobe(_, _, _, _, let e) = error { #expect(e == ENOENT) } else { Issue.record("\(error)") }
         }
         #expect(throws: AttachError.self) {
-            try object.attachUprobe(program: "no_such_program", path: "/bin/true", offset: 0)
+            try object.attachUprobe(program: BPFProgramName("no_such_program"), path: "/bin/true", offset: 0)
         }
         #expect(object.attachedCount == 0)
-        #expect(try object.lostEvents().count == Int(UT_FAMILY_COUNT.rawValue))
+        #expect(go_http_bpf.globals.ut_cfg == CommonBPF.config && go_http_bpf.maps.ut_events == CommonBPF.events)
     }
 }
 

@@ -1,7 +1,7 @@
+@testable import Families
 import Attach
 import Foundation
 import GoRuntime
-import ProbePlan
 import Symbols
 import Synchronization
 import Testing
@@ -106,13 +106,16 @@ enum GoHTTPTestSupport {
 
     /// Probe points and struct offsets of a Go binary, from the same planner the CLI uses,
     /// keeping only the server or client programs.
-    static func goHTTPPlan(_ path: String, server: Bool, client: Bool) throws -> ([GoHTTPProbes.Point], ut_go_offsets) {
-        let plan = try GoHTTPPlan.forExecutable(path)
-        let serverPrograms: Set<GoHTTPProbes.Program> = [.serverEntry, .serverReturn, .connServeReturn]
-        let points = plan.points.filter { serverPrograms.contains($0.program) ? server : client }
-        #expect(points.contains { $0.program == .serverReturn } == server, "ServeHTTP RETs in \(path)")
-        #expect(points.contains { $0.program == .clientReturn } == client, "roundTrip RETs in \(path)")
-        return (points, plan.offsets)
+    /// The go-http plan of `path` for `pid` (nil: every process), keeping only the server or client sites.
+    static func goHTTPRequest(_ path: String, pid: Int32?, server: Bool, client: Bool) throws -> ProbeRequest {
+        var request = try GoHTTPPlan.forExecutable(path).familyPlan.request
+        let p = go_http_bpf.progs.self
+        let serverPrograms: Set<BPFProgramName> = [p.go_server_entry, p.go_server_return, p.go_conn_serve_return]
+        request.sites = request.sites.filter { serverPrograms.contains($0.program) ? server : client }
+        request.pid = pid
+        #expect(request.sites.contains { $0.program == p.go_server_return } == server, "ServeHTTP RETs in \(path)")
+        #expect(request.sites.contains { $0.program == p.go_client_return } == client, "roundTrip RETs in \(path)")
+        return request
     }
 }
 

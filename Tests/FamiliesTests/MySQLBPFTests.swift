@@ -1,3 +1,4 @@
+@testable import Families
 import Attach
 import Foundation
 import Testing
@@ -25,8 +26,10 @@ import TraceEvents
         defer { _ = stats }
         // With the raised capture, trace every process mapping the library (pid nil).
         let pid: Int32? = capture == nil ? client.pid : nil
-        let probes = try MySQLProbes(libraryPath: library, pid: pid,
-                                     captureBytes: capture ?? MySQLProbes.defaultCaptureBytes, entryOffset: offset)
+        var request = try MySQLFamily.plan(.host, spec: library, options: TraceOptions(captureBytes: capture ?? 1024)).request
+        request.pid = pid
+        #expect(request.sites.map(\.fileOffset) == [offset, offset])
+        let probes = try TestProbes(request)
         defer { probes.detach() }
         #expect(probes.probeCount == 2)
         let sink = MySQLSink()
@@ -44,7 +47,7 @@ import TraceEvents
 
         #expect(sink.malformedSizes.isEmpty, "malformed records: \(sink.malformedSizes)")
         #expect(lost == 0)
-        let captureBytes = Int(probes.captureBytes)
+        let captureBytes = Int(request.config.capture_bytes)
         #expect(captureBytes == Int(capture ?? 1024))
 
         // One event per statement, in order, each with its text and result.

@@ -1,3 +1,4 @@
+@testable import Families
 import Attach
 import Foundation
 import Symbols
