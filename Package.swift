@@ -28,7 +28,9 @@ let package = Package(
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds the objects as base64.
         .plugin(name: "BPFCompiler", capability: .buildTool()),
         // libbpf wrapper: load the embedded objects, set read-only config, attach, ring buffer.
-        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents"], plugins: ["BPFCompiler"]),
+        // Two assembly functions starting with an emulated / a single-stepped instruction (ProbeCost).
+        .target(name: "CProbeCostSites"),
+        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents", "CProbeCostSites"], plugins: ["BPFCompiler"]),
         // GoRuntime's findings in Attach's terms: which program at which file offset, with which config.
         .target(name: "ProbePlan", dependencies: ["Symbols", "GoRuntime", "Attach", "TraceEvents"]),
         // Events -> spans: decoding, pairing, clocks, HTTP/SQL parsing, the Span model.
