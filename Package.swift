@@ -42,8 +42,10 @@ let package = Package(
         // Compiles each family's *.bpf.c with clang -target bpf; embeds the objects as base64
         // with typed names of their programs, maps and globals.
         .plugin(name: "BPFCompiler", capability: .buildTool()),
-        // libbpf wrapper: the one attach path, shared ring buffer, kernel feature checks.
-        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents"]),
+        // Two assembly functions starting with an emulated / a single-stepped instruction (ProbeCost).
+        .target(name: "CProbeCostSites"),
+        // libbpf wrapper: the one attach path, shared ring buffer, kernel feature checks, probe cost.
+        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents", "CProbeCostSites"]),
         // Shared span machinery: the Span model, clocks, trace context, HTTP/1 and SQL parsers.
         .target(name: "Tracing", dependencies: ["TraceEvents"]),
         // The probe families, one folder each (BPF C, plan, decoders, spans), and the list of them.

@@ -44,6 +44,7 @@ struct GoSection {
         for s in info.settings { w.string(s.key, s.value) }
         w.endObject()
         w.string("functions_source", binary.functions.source)
+        w.string("uprobe_cost_rules", costRules.map { "Linux \($0)" })
         w.beginArray("functions")
         for site in sites {
             w.beginObject()
@@ -54,6 +55,7 @@ struct GoSection {
             w.beginArray("ret_offsets")
             for r in site.returnOffsets { w.int(nil, r) }
             w.endArray()
+            writeCosts(site, to: &w)
             w.endObject()
         }
         w.endArray()
@@ -88,10 +90,11 @@ struct GoSection {
         for m in modules {
             out.line("  module \(m.path) \(m.version)" + (m.replacement.map { " => \($0.path) \($0.version)" } ?? ""))
         }
-        out.line("probe functions:")
+        out.line("probe functions:" + (costRules.map { " (uprobe cost classes by Linux \($0) rules)" } ?? ""))
         for site in sites {
             out.line("  \(site.function.name)  entry \(hex(site.function.entry))  file offset \(hex(site.function.fileOffset))")
             out.line("    RET file offsets (\(site.returnOffsets.count)): " + site.returnOffsets.map(hex).joined(separator: " "))
+            printCosts(site, to: out)
         }
         out.line("struct offsets:")
         for (name, o) in offsets {

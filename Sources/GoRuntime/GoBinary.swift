@@ -22,10 +22,18 @@ public struct GoBinary: Sendable {
         "runtime.newproc1",
     ]
 
-    /// A probed function: its entry, and the file offset of each RET.
+    /// A probed function: its entry, and the file offset of each RET; on x86-64
+    /// also the instruction at each of them with its uprobe cost, and the
+    /// cheapest exact entry site (`GoEntrySite`).
     public struct ProbeSite: Sendable, Equatable {
         public let function: GoFunction
         public let returnOffsets: [UInt64]
+        /// The first instruction; nil when not x86-64.
+        public var entryInstruction: ProbeInstruction? = nil
+        /// Where an entry probe costs least and still fires once per call (or says it may repeat).
+        public var cheapEntry: GoEntrySite? = nil
+        /// The instruction at each of `returnOffsets`, in the same order; empty when not x86-64.
+        public var returnInstructions: [ProbeInstruction] = []
     }
 
     /// True if the object carries Go metadata (build info, pclntab or a Go build ID note).
@@ -47,13 +55,24 @@ public struct GoBinary: Sendable {
         return GoBinary(path: elf.path, buildInfo: info, functions: table, offsets: offsets, offsetsError: offsetsError)
     }
 
-    /// Entry and RET sites of each of `names` present in the binary, in the given order.
-    public func probeSites(_ elf: ELFFile, names: [String] = GoBinary.probeFunctions) throws(GoRuntimeError) -> [ProbeSite] {
+    /// Entry and RET sites of each of `names` present in the binary, in the given
+    /// order, with their instructions classified by `kernel`'s uprobe rules
+    /// (default: the running kernel's).
+    public func probeSites(_ elf: ELFFile, names: [String] = GoBinary.probeFunctions,
+                           kernel: KernelRelease? = nil) throws(GoRuntimeError) -> [ProbeSite] {
         var sites: [ProbeSite] = []
         for name in names {
             guard let f = functions.function(named: name) else { continue }
             let rets = try returnSites(in: elf, function: f.entry, end: f.end, name: f.name)
-            sites.append(ProbeSite(function: f, returnOffsets: rets))
+            var site = ProbeSite(function: f, returnOffsets: rets)
+            if elf.header.machine == ELFMachine.x86_64, let code = elf.bytes(atVirtualAddress: f.entry, count: f.end - f.entry) {
+                site.entryInstruction = ProbeInstruction(code: code, at: 0, fileOffset: f.fileOffset, kernel: kernel)
+                site.cheapEntry = goEntrySite(code: code, startOffset: f.fileOffset, goVersion: buildInfo.goVersion, kernel: kernel)
+                site.returnInstructions = rets.compactMap {
+                    ProbeInstruction(code: code, at: Int($0 - f.fileOffset), fileOffset: $0, kernel: kernel)
+                }
+            }
+            sites.append(site)
         }
         return sites
     }

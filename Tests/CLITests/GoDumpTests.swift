@@ -46,6 +46,62 @@ import Testing
         #expect(offsets["runtime.g.goid"]?["offset"] as? Int == 152)
     }
 
+    /// Every listed probe site carries its instruction and uprobe cost class; on
+    /// Go 1.19 the cheap entry is the emulated stack-check `jbe`, every RET is a
+    /// single-stepped `ret`, and the dump says that no emulated RET site exists.
+    @Test func probeSitesShowInstructionAndCost() throws {
+        guard requireFixtures() else { return }
+        let go = try goSection("go-server")
+        #expect((go["uprobe_cost_rules"] as? String)?.hasPrefix("Linux ") == true)
+        let functions = try #require(go["functions"] as? [[String: Any]])
+        for f in functions {
+            let name = f["name"] as? String ?? "?"
+            let entry = try #require(f["entry_instruction"] as? [String: Any], "\(name)")
+            #expect(entry["cost"] as? String == "single-stepped", "\(name): Go 1.19 entries are cmp or lea")
+            let cheap = try #require(f["cheap_entry"] as? [String: Any], "\(name)")
+            #expect(cheap["cost"] as? String == "emulated")
+            #expect((cheap["instruction"] as? String)?.hasPrefix("jbe ") == true, "\(name): \(cheap)")
+            #expect(cheap["kind"] as? String == "stack-check-branch")
+            #expect(cheap["may_repeat"] as? Bool == true)
+            #expect((cheap["file_offset"] as? Int ?? 0) > (f["file_offset"] as? Int ?? .max))
+            let rets = try #require(f["ret_sites"] as? [[String: Any]])
+            #expect(rets.compactMap { $0["file_offset"] as? Int } == f["ret_offsets"] as? [Int])
+            #expect(rets.allSatisfy { $0["instruction"] as? String == "ret" && $0["cost"] as? String == "single-stepped" })
+            #expect((f["ret_note"] as? String)?.contains("no emulated RET site") == true)
+        }
+        let text = try tool("symbols", "dump", Repo.fixture("go-server"), "--grep", "nothing-matches")
+        #expect(text.stdout.contains("cheap entry: file offset 0x"))
+        #expect(text.stdout.contains("[single-stepped]"))
+        #expect(text.stdout.contains("note: no emulated RET site"))
+    }
+
+    /// An independent uprobe on the cheap entry of ServeHTTP (the stack-check
+    /// `jbe` on Go 1.19) fires once per request, plus once per stack growth.
+    @Test func cheapEntryFiresOncePerRequest() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let path = Repo.fixture("go-server")
+        let functions = try #require(try goSection("go-server")["functions"] as? [[String: Any]])
+        let serve = try #require(functions.first { $0["name"] as? String == "net/http.serverHandler.ServeHTTP" })
+        let offset = try #require((serve["cheap_entry"] as? [String: Any])?["file_offset"] as? Int)
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: path)
+        let sout = Pipe()
+        server.standardOutput = sout
+        try server.run()
+        defer { server.terminate() }
+        let first = try #require(LineReader(sout.fileHandleForReading).next())
+        let addr = String(first.dropFirst("listening ".count))
+        let counter = try UprobeCounter(path: path, offsets: [UInt64(offset)])
+        let requests = 20
+        var args = ["-s", "-w", "%{http_code}\n"]
+        for _ in 0..<requests { args += ["-o", "/dev/null", "http://\(addr)/sleep?ms=0"] }
+        #expect(try run("/usr/bin/curl", args).status == 0)
+        let hits = try #require(counter.count())
+        #expect(hits >= requests && hits <= 2 * requests, "\(hits) hits for \(requests) requests")
+        #expect(server.isRunning)
+    }
+
     @Test func allGoFunctionsListsThePclntab() throws {
         guard requireFixtures() else { return }
         let r = try tool("symbols", "dump", Repo.fixture("go-client-stripped"), "--json", "--all-go-functions")

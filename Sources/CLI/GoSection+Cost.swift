@@ -1,0 +1,64 @@
+import GoRuntime
+
+/// The uprobe cost part of `symbols dump`'s Go section: for every probe site
+/// listed (function entries and RETs), the instruction there and how the kernel
+/// handles a uprobe on it (`UprobeCost`), plus the cheapest exact entry site.
+/// Where no emulated site exists it says so, in `reason` and `ret_note`.
+extension GoSection {
+    /// The kernel release whose rules classified the sites (the running one).
+    var costRules: KernelRelease? { sites.lazy.compactMap { $0.entryInstruction?.kernel }.first }
+
+    static func noCheapReturnNote(_ site: GoBinary.ProbeSite) -> String? {
+        guard !site.returnInstructions.isEmpty, !site.returnInstructions.contains(where: { $0.cost.isCheap }) else { return nil }
+        return "no emulated RET site: every RET is single-stepped (a cheaper end needs the entry of the function that runs next)"
+    }
+
+    func writeCosts(_ site: GoBinary.ProbeSite, to w: inout JSONWriter) {
+        if let i = site.entryInstruction {
+            w.beginObject("entry_instruction")
+            Self.write(i, to: &w)
+            w.endObject()
+        }
+        if let e = site.cheapEntry {
+            w.beginObject("cheap_entry")
+            w.int("file_offset", e.fileOffset)
+            w.int("distance", UInt64(e.distance))
+            Self.write(e.instruction, to: &w)
+            w.string("kind", e.kind.rawValue)
+            w.bool("may_repeat", e.mayRepeat)
+            w.string("reason", e.reason)
+            w.endObject()
+        }
+        if !site.returnInstructions.isEmpty {
+            w.beginArray("ret_sites")
+            for (offset, i) in zip(site.returnOffsets, site.returnInstructions) {
+                w.beginObject()
+                w.int("file_offset", offset)
+                Self.write(i, to: &w)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        w.string("ret_note", Self.noCheapReturnNote(site))
+    }
+
+    private static func write(_ i: ProbeInstruction, to w: inout JSONWriter) {
+        w.string("instruction", i.text)
+        w.int("length", UInt64(i.length))
+        w.string("cost", i.cost.rawValue)
+    }
+
+    func printCosts(_ site: GoBinary.ProbeSite, to out: Output) {
+        if let i = site.entryInstruction {
+            out.line("    entry instruction: \(i.text)  [\(i.cost.rawValue)]")
+        }
+        if let e = site.cheapEntry {
+            out.line("    cheap entry: file offset \(hex(e.fileOffset)) (+\(e.distance))  \(e.instruction.text)  [\(e.cost.rawValue)]  \(e.reason)")
+        }
+        if !site.returnInstructions.isEmpty {
+            let rets = zip(site.returnOffsets, site.returnInstructions).map { "\(hex($0)) \($1.text) [\($1.cost.rawValue)]" }
+            out.line("    RET sites: " + rets.joined(separator: ", "))
+        }
+        if let note = Self.noCheapReturnNote(site) { out.line("    note: \(note)") }
+    }
+}
