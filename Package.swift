@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Symbols", "GoRuntime", "Attach", "ProbePlan", "Tracing", "OTLP", "TraceEvents", "CLibBPF",
+                "Symbols", "GoRuntime", "Attach", "ProbePlan", "Tracing", "OTLP", "TraceEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
