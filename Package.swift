@@ -44,7 +44,7 @@ let package = Package(
         ),
         .testTarget(name: "SymbolsTests", dependencies: ["Symbols"]),
         .testTarget(name: "GoRuntimeTests", dependencies: ["GoRuntime", "Symbols"]),
-        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents", "GoRuntime", "Symbols", "ProbePlan", "Tracing"]),
+        .testTarget(name: "AttachTests", dependencies: ["Attach", "CLibBPF", "TraceEvents", "GoRuntime", "Symbols", "ProbePlan", "Tracing"]),
         .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents"]),
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "Tracing"]),
         .testTarget(name: "CLITests", dependencies: ["Symbols"]),
