@@ -56,15 +56,15 @@ let package = Package(
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Symbols", "GoRuntime", "Attach", "Families", "Tracing", "OTLP", "TraceEvents", "CLibBPF",
+                "Symbols", "GoRuntime", "Attach", "Families", "Tracing", "OTLP", "TraceEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SymbolsTests", dependencies: ["Symbols"]),
         .testTarget(name: "GoRuntimeTests", dependencies: ["GoRuntime", "Symbols"]),
-        .testTarget(name: "AttachTests", dependencies: ["Attach", "TraceEvents"]),
+        .testTarget(name: "AttachTests", dependencies: ["Attach", "CLibBPF", "TraceEvents", "Symbols"]),
         .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents"]),
-        .testTarget(name: "FamiliesTests", dependencies: ["Families", "Attach", "Tracing", "TraceEvents", "GoRuntime", "Symbols"]),
+        .testTarget(name: "FamiliesTests", dependencies: ["Families", "Attach", "CLibBPF", "Tracing", "TraceEvents", "GoRuntime", "Symbols"]),
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "Tracing"]),
         .testTarget(name: "CLITests", dependencies: ["Symbols"]),
     ]

@@ -5,6 +5,7 @@
 #   c/fixture.c    -> bin/fixture-pie      (gcc -fPIE -pie)
 #                  -> bin/fixture-nopie    (gcc -fno-pie -no-pie)
 #                  -> bin/fixture-gz       (PIE, debug sections SHF_COMPRESSED)
+#   bpf/site_count.bpf.c -> bin/site_count.bpf.o (clang -target bpf; uprobe_multi tests)
 #   go/server      -> bin/go-server        (go build)
 #                  -> bin/go-server-stripped (go build -ldflags='-s -w')
 #                  -> bin/go-server-pie    (go build -buildmode=pie)
@@ -37,6 +38,14 @@ fi
 if stale "$out/fixture-gz" "$here/c/fixture.c" "$0"; then
   # Debug sections compressed with SHF_COMPRESSED (zlib), for the decompression tests.
   gcc -O1 -g -gz=zlib -fPIE -pie -o "$out/fixture-gz" "$here/c/fixture.c"
+fi
+
+if stale "$out/site_count.bpf.o" "$here/bpf/site_count.bpf.c" "$0"; then
+  clang=""
+  for c in /usr/bin/clang /usr/bin/clang-14 clang; do command -v "$c" >/dev/null 2>&1 && { clang=$c; break; }; done
+  [ -n "$clang" ] || { echo "build.sh: clang not found; run scripts/setup.sh" >&2; exit 1; }
+  "$clang" -target bpf -O2 -g -I/usr/include/x86_64-linux-gnu -Wall -Werror \
+    -c "$here/bpf/site_count.bpf.c" -o "$out/site_count.bpf.o"
 fi
 
 if command -v go >/dev/null 2>&1; then

@@ -17,6 +17,8 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
     case load(object: String, errno: Int32, log: [String])
     /// perf_event_open of a uprobe at `path`+`offset` failed.
     case uprobe(program: String, path: String, offset: UInt64, pid: Int32, errno: Int32)
+    /// bpf(BPF_LINK_CREATE) of a uprobe_multi link over `sites` offsets of `path` failed.
+    case uprobeMulti(program: String, path: String, sites: Int, pid: Int32, errno: Int32)
     /// Called in the wrong phase (config after load, attach before load, use after detach).
     case state(String)
 
@@ -47,6 +49,20 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
                 hint = "run `uprobe-trace doctor` to check kernel support"
             }
             return "attaching \(program) as uprobe at \(path)+0x\(String(offset, radix: 16)) (\(target)) failed: \(Self.message(e)); hint: \(hint)"
+        case .uprobeMulti(let program, let path, let sites, let pid, let e):
+            let target = pid < 0 ? "all processes" : "pid \(pid)"
+            let hint: String
+            switch e {
+            case ENOENT:
+                hint = "\(path) does not exist"
+            case EINVAL:
+                hint = "an offset is not inside an executable segment of the file (check with `uprobe-trace symbols resolve`), or the kernel predates uprobe_multi links (6.6); UPROBE_TRACE_NO_UPROBE_MULTI=1 falls back to perf uprobes"
+            case ESRCH:
+                hint = "process \(pid) does not exist (any more)"
+            default:
+                hint = "UPROBE_TRACE_NO_UPROBE_MULTI=1 falls back to one perf uprobe per site; `uprobe-trace doctor` checks kernel support"
+            }
+            return "attaching \(program) as a uprobe_multi link at \(sites) sites of \(path) (\(target)) failed: \(Self.message(e)); hint: \(hint)"
         case .state(let what):
             return "\(what); hint: this is a bug in the caller (open, configure, load, attach, then read; detach last)"
         }

@@ -54,9 +54,13 @@ public final class AttachedProbes: Sendable {
     public let request: ProbeRequest
 
     /// - Parameter sharingWith: the object whose `request.sharedMaps` this one reuses; nil: create them.
-    public init(_ request: ProbeRequest, shared: SharedMaps, sharingWith peer: AttachedProbes? = nil) throws(AttachError) {
+    /// - Parameter mode: uprobe_multi links (one per program and kind) or one perf uprobe per site;
+    ///   by default the kernel's best.
+    public init(_ request: ProbeRequest, shared: SharedMaps, sharingWith peer: AttachedProbes? = nil,
+                mode: UprobeAttachMode = .preferred) throws(AttachError) {
         let object = try BPFObject(embedded: request.object)
         do {
+            try object.setAttachMode(mode)
             var config = request.config
             config.target_tgid = request.pid.map { UInt32(bitPattern: $0) } ?? 0
             try object.setReadOnlyGlobal(CommonBPF.config, to: config)
@@ -65,9 +69,18 @@ public final class AttachedProbes: Sendable {
                 for map in request.sharedMaps { try object.reuseMap(map, fd: try peer.object.mapFD(map)) }
             }
             try object.load()
+            // One uprobe_multi link per program and kind (entry / return) where the kernel has them.
+            var groups: [(program: BPFProgramName, retprobe: Bool, offsets: [UInt64])] = []
             for site in request.sites {
-                try object.attachUprobe(program: site.program, path: request.path, offset: site.fileOffset,
-                                        pid: request.pid, retprobe: site.retprobe)
+                if let i = groups.firstIndex(where: { $0.program == site.program && $0.retprobe == site.retprobe }) {
+                    groups[i].offsets.append(site.fileOffset)
+                } else {
+                    groups.append((site.program, site.retprobe, [site.fileOffset]))
+                }
+            }
+            for g in groups {
+                try object.attachUprobes(program: g.program, path: request.path, offsets: g.offsets,
+                                         pid: request.pid, retprobe: g.retprobe)
             }
         } catch {
             object.detach()

@@ -7,9 +7,11 @@ import Glibc
 /// One BPF ELF object opened with libbpf (`struct bpf_object`), through its life:
 /// open (`bpf_object__open_mem`) → set read-only globals and map sizes → `load()`
 /// (`bpf_object__load`: maps created, programs verified) → `attachUprobe` any
-/// number of times (`bpf_program__attach_uprobe_opts`) → `detach()`
-/// (`bpf_link__destroy` for every link, then `bpf_object__close`, which unloads
-/// the programs and frees the maps). `deinit` detaches too.
+/// number of times (`bpf_program__attach_uprobe_opts`), or `attachUprobes` with
+/// many offsets at once (one uprobe_multi link in `.multi` mode, see
+/// `BPFObject+UprobeMulti.swift`) → `detach()` (`bpf_link__destroy` for every
+/// link, `close` for every uprobe_multi link, then `bpf_object__close`, which
+/// unloads the programs and frees the maps). `deinit` detaches too.
 ///
 /// Thread safety: every method takes an internal lock, so an object may be
 /// shared with the ring-buffer reader thread. Stop readers before `detach()`.
@@ -17,12 +19,16 @@ public final class BPFObject: @unchecked Sendable {
     /// Name of the object (the `bpf/NAME.bpf.c` stem), for messages.
     public let name: String
 
-    private let lock = NSLock()
+    let lock = NSLock()
     private var object: OpaquePointer?
     /// libbpf keeps pointers into the ELF bytes until load: they live as long as we do.
     private let elf: UnsafeMutableRawBufferPointer
     private var links: [OpaquePointer] = []
-    private var loaded = false
+    /// uprobe_multi links (`.multi` mode), closed by `detach()`.
+    var multiLinks: [UprobeMultiLink] = []
+    /// How programs will be attached; fixed at load (see `setAttachMode`).
+    var mode: UprobeAttachMode = .preferred
+    private(set) var loaded = false
 
     /// Opens an embedded object (`bpf_object__open_mem`).
     public convenience init(embedded: EmbeddedBPFObject) throws(AttachError) {
@@ -113,6 +119,7 @@ public final class BPFObject: @unchecked Sendable {
     public func load() throws(AttachError) {
         try locked { () throws(AttachError) in
             let obj = try openObject(phase: "load")
+            if mode == .multi { try prepareForUprobeMulti(obj) }
             LibBPFLog.clear()
             let rc = bpf_object__load(obj)
             if rc < 0 {
@@ -130,8 +137,17 @@ public final class BPFObject: @unchecked Sendable {
     /// ELF file `path`, for process `pid` (nil: every process that maps the
     /// file, now or later). `retprobe` makes it a uretprobe: never for Go code.
     /// Calls `bpf_program__attach_uprobe_opts` and keeps the link until `detach()`.
-    public func attachUprobe(program programName: BPFProgramName, path: String, offset: UInt64, pid: Int32? = nil, retprobe: Bool = false) throws(AttachError) {
-        let program = programName.rawValue
+    /// In `.multi` mode the probe is a uprobe_multi link with one site.
+    public func attachUprobe(program: BPFProgramName, path: String, offset: UInt64, pid: Int32? = nil, retprobe: Bool = false) throws(AttachError) {
+        if attachMode == .multi {
+            return try attachUprobes(program: program, path: path, offsets: [offset], pid: pid, retprobe: retprobe)
+        }
+        try attachPerfUprobe(program: program.rawValue, path: path, offset: offset, cookie: 0, pid: pid, retprobe: retprobe)
+    }
+
+    /// One perf-event uprobe (`bpf_program__attach_uprobe_opts`) whose
+    /// `bpf_get_attach_cookie` is `cookie`.
+    func attachPerfUprobe(program: String, path: String, offset: UInt64, cookie: UInt64, pid: Int32?, retprobe: Bool) throws(AttachError) {
         try locked { () throws(AttachError) in
             let obj = try openObject(phase: "attaching \(program)")
             guard loaded else { throw .state("attaching \(program) before BPFObject.load()") }
@@ -142,6 +158,7 @@ public final class BPFObject: @unchecked Sendable {
             var opts = bpf_uprobe_opts()
             opts.sz = MemoryLayout<bpf_uprobe_opts>.size
             opts.retprobe = retprobe
+            opts.bpf_cookie = cookie
             let target = pid ?? -1
             guard let link = bpf_program__attach_uprobe_opts(prog, target, path, Int(offset), &opts) else {
                 let e = errno
@@ -154,8 +171,9 @@ public final class BPFObject: @unchecked Sendable {
         }
     }
 
-    /// How many probes (links) are attached.
-    public var attachedCount: Int { lock.withLock { links.count } }
+    /// How many probe sites are attached: one per perf uprobe, `siteCount`
+    /// per uprobe_multi link.
+    public var attachedCount: Int { lock.withLock { links.count + multiLinks.reduce(0) { $0 + $1.siteCount } } }
 
     /// The file descriptor of map `mapName` (owned by the object: do not close it).
     public func mapFD(_ map: BPFMapName) throws(AttachError) -> Int32 {
@@ -176,6 +194,8 @@ public final class BPFObject: @unchecked Sendable {
         lock.withLock {
             for link in links.reversed() { bpf_link__destroy(link) }
             links.removeAll()
+            for link in multiLinks.reversed() { link.close() }
+            multiLinks.removeAll()
             if let object { bpf_object__close(object) }
             object = nil
             loaded = false
@@ -193,13 +213,13 @@ public final class BPFObject: @unchecked Sendable {
 
     // MARK: Private
 
-    private func locked<R>(_ body: () throws(AttachError) -> R) throws(AttachError) -> R {
+    func locked<R>(_ body: () throws(AttachError) -> R) throws(AttachError) -> R {
         lock.lock()
         defer { lock.unlock() }
         return try body()
     }
 
-    private func openObject(phase: String) throws(AttachError) -> OpaquePointer {
+    func openObject(phase: String) throws(AttachError) -> OpaquePointer {
         guard let object else { throw .state("\(phase) on BPF object \(name) after detach()") }
         return object
     }

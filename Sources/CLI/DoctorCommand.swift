@@ -1,14 +1,14 @@
 import ArgumentParser
-import CLibBPF
-import Symbols
+import Attach
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `uprobe-trace doctor`: can this kernel, with this process's privileges,
-/// trace? Every check is done for real where it can be (a ring buffer is
-/// created, a program loaded, a uprobe opened), not inferred from versions.
+/// trace? The kernel checks are `Attach.KernelFeatures` (done for real: a ring
+/// buffer created, a program loaded, a uprobe and a uprobe_multi link opened);
+/// this file reads the rest of the system and formats the report.
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
@@ -21,7 +21,7 @@ struct DoctorCommand: ParsableCommand {
 
         kernel               uname release. Uprobes, BPF ring buffers and
                              bpf_ktime_get_boot_ns need 5.8+. uprobe_multi links
-                             (6.6+) are reported; uprobe-trace does not need them.
+                             (6.6+) are reported (see uprobe_multi).
         btf                  /sys/kernel/btf/vmlinux, the kernel's own type
                              information. uprobe-trace's programs make no CO-RE
                              relocations, so it is optional here; bpftrace needs it.
@@ -34,11 +34,19 @@ struct DoctorCommand: ParsableCommand {
                              the type uprobe programs have (kprobe): bpf() needs
                              CAP_BPF, tracing programs CAP_PERFMON as well (or
                              CAP_SYS_ADMIN, or root).
-        uprobe_permission    opens, and at once closes, a uprobe perf event at
-                             this binary's entry point in this process only.
+        uprobe_permission    opens, and at once closes, a uprobe perf event on
+                             a function of this binary in this process only.
                              Linux 6.16, and stable kernels carrying commit
                              ba677dbe77af (July 2025), require CAP_SYS_ADMIN for
                              it; from 5.8 until then CAP_PERFMON was enough.
+                             Only a warning when uprobe_multi links work.
+        uprobe_multi         which attach path tracing takes: creates, and at
+                             once closes, a uprobe_multi link (6.6+) on this
+                             binary. If it works, each probed file gets one link
+                             for all its sites (one wait to detach instead of
+                             ~150 ms per probe; CAP_BPF and CAP_PERFMON suffice);
+                             else one perf uprobe per site, and why.
+                             UPROBE_TRACE_NO_UPROBE_MULTI=1 forces perf uprobes.
         lockdown             /sys/kernel/security/lockdown. "integrity" forbids
                              bpf_probe_write_user (never used here);
                              "confidentiality" also forbids bpf_probe_read_kernel,
@@ -115,182 +123,39 @@ private extension String {
 }
 
 /// One line of the report.
-struct DoctorCheck {
-    enum Status: String { case ok, warn, fail }
-    let name: String
-    let status: Status
-    let detail: String
-    /// A concrete action; nil exactly when the status is ok.
-    let fix: String?
+typealias DoctorCheck = FeatureCheck
 
-    static func ok(_ name: String, _ detail: String) -> DoctorCheck { .init(name: name, status: .ok, detail: detail, fix: nil) }
-    static func warn(_ name: String, _ detail: String, fix: String) -> DoctorCheck { .init(name: name, status: .warn, detail: detail, fix: fix) }
-    static func fail(_ name: String, _ detail: String, fix: String) -> DoctorCheck { .init(name: name, status: .fail, detail: detail, fix: fix) }
-}
-
-/// The checks, in report order. Reads only the running system; the one uprobe
-/// it opens sits in this process's own copy of its entry point and is removed at once.
+/// The checks, in report order: the kernel's from `KernelFeatures`, the rest
+/// (lockdown, tracefs, perf_event_paranoid, capabilities, memlock) read here
+/// from procfs, sysfs and getrlimit.
 struct Doctor {
-    /// Capability numbers from linux/capability.h.
-    enum Cap: Int, CaseIterable {
-        case sysPtrace = 19, sysAdmin = 21, sysResource = 24, perfmon = 38, bpf = 39
-        var name: String {
-            switch self {
-            case .sysPtrace: "CAP_SYS_PTRACE"
-            case .sysAdmin: "CAP_SYS_ADMIN"
-            case .sysResource: "CAP_SYS_RESOURCE"
-            case .perfmon: "CAP_PERFMON"
-            case .bpf: "CAP_BPF"
-            }
-        }
-    }
-
-    let release: String
-    /// (major, minor), nil when the release string does not start with them.
-    let version: (Int, Int)?
-    let effective: UInt64?
+    let kernel = KernelFeatures()
     let mounts: [(point: String, type: String)]
 
-    static let privilegeFix = "run as root (sudo uprobe-trace ...), or grant CAP_BPF and CAP_PERFMON (setcap, or capabilities: add: [BPF, PERFMON] in a pod; newer kernels also want CAP_SYS_ADMIN for uprobes, see uprobe_permission)"
+    static let privilegeFix = KernelFeatures.privilegeFix
 
     init() {
-        var u = utsname()
-        uname(&u)
-        release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        version = parts.count == 2 ? (parts[0], parts[1]) : nil
-        effective = Self.text("/proc/self/status")?
-            .split(separator: "\n").first { $0.hasPrefix("CapEff:") }
-            .flatMap { UInt64($0.dropFirst("CapEff:".count).trimmed(), radix: 16) }
         mounts = (Self.text("/proc/self/mounts") ?? "").split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             return f.count >= 3 ? (String(f[1]), String(f[2])) : nil
         }
     }
 
-    func has(_ c: Cap) -> Bool { (effective ?? 0) & (1 << UInt64(c.rawValue)) != 0 }
-    func atLeast(_ major: Int, _ minor: Int) -> Bool {
-        guard let (a, b) = version else { return true }
-        return a > major || (a == major && b >= minor)
-    }
+    typealias Cap = Capabilities.Cap
+    var effective: UInt64? { kernel.capabilities.effective }
+    func has(_ c: Cap) -> Bool { kernel.capabilities.has(c) }
+    func atLeast(_ major: Int, _ minor: Int) -> Bool { kernel.atLeast(major, minor) }
     func mounted(_ type: String, at points: [String]) -> String? {
         mounts.first { $0.type == type && points.contains($0.point) }?.point
     }
 
     func run() -> [DoctorCheck] {
-        let pmu = uprobePMU()
-        let (ring, permission) = bpfChecks()
-        return [kernel(), btf(), pmu.check, ring, permission, uprobePermission(pmuType: pmu.type), lockdown(), tracefs(),
-                perfEventParanoid(), capabilities(), memlock()]
-    }
-
-    func kernel() -> DoctorCheck {
-        let name = "kernel"
-        guard version != nil else {
-            return .warn(name, "\(release): cannot read a version from it", fix: "check that the kernel is 5.8 or newer (uname -r)")
-        }
-        if !atLeast(5, 8) {
-            return .fail(name, "\(release): uprobe-trace needs 5.8+ (BPF ring buffers, bpf_ktime_get_boot_ns)",
-                         fix: "boot a 5.8 or newer kernel (every current distribution kernel is)")
-        }
-        let multi = atLeast(6, 6) ? "uprobe_multi links available (6.6+)" : "no uprobe_multi links (6.6+; not needed)"
-        return .ok(name, "\(release): uprobes, ring buffers and bpf_ktime_get_boot_ns (5.8+); \(multi)")
-    }
-
-    func btf() -> DoctorCheck {
-        let path = "/sys/kernel/btf/vmlinux"
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            return .warn("btf", "\(path) is missing: the kernel was built without CONFIG_DEBUG_INFO_BTF; uprobe-trace does not need it, bpftrace and CO-RE tools do",
-                         fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (the default in Debian, Ubuntu, Fedora and RHEL kernels)")
-        }
-        return .ok("btf", "\(path) (\(st.st_size / 1024) KiB)")
-    }
-
-    func uprobePMU() -> (check: DoctorCheck, type: UInt32?) {
-        let path = "/sys/bus/event_source/devices/uprobe/type"
-        guard let text = Self.text(path), let type = UInt32(text.trimmed()) else {
-            return (.fail("uprobe_pmu", "\(path) is missing: this kernel cannot create uprobes through perf_event_open",
-                          fix: "use a kernel built with CONFIG_UPROBE_EVENTS=y (and CONFIG_UPROBES), 4.17 or newer"), nil)
-        }
-        return (.ok("uprobe_pmu", "perf PMU type \(type) (\(path))"), type)
-    }
-
-    /// Creates a ring buffer map, then loads the smallest kprobe-type program;
-    /// both closed at once.
-    func bpfChecks() -> (ring: DoctorCheck, permission: DoctorCheck) {
-        let size = UInt32(max(4096, Int(getpagesize())))
-        let mapFD = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "doctor_ring", 0, 0, size, nil)
-        let mapErrno = mapFD < 0 ? -mapFD : 0
-        if mapFD >= 0 { close(mapFD) }
-
-        // r0 = 0; exit
-        var insns = [bpf_insn(), bpf_insn()]
-        insns[0].code = 0xb7
-        insns[1].code = 0x95
-        let progFD = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "doctor_probe", "GPL", &insns, 2, nil)
-        let progErrno = progFD < 0 ? -progFD : 0
-        if progFD >= 0 { close(progFD) }
-
-        let denied: (Int32) -> Bool = { $0 == EPERM || $0 == EACCES }
-        let ring: DoctorCheck
-        switch mapErrno {
-        case 0:
-            ring = .ok("ring_buffer", "created and closed a \(size / 1024) KiB BPF_MAP_TYPE_RINGBUF map")
-        case let e where denied(e):
-            ring = .warn("ring_buffer", "not verified: bpf(BPF_MAP_CREATE) was refused (\(Self.errnoText(e)))",
-                         fix: "run uprobe-trace doctor with the privileges tracing will have (see bpf_permission)")
-        case let e:
-            ring = .fail("ring_buffer", "bpf(BPF_MAP_CREATE) of a BPF_MAP_TYPE_RINGBUF map failed: \(Self.errnoText(e))",
-                         fix: "boot a 5.8 or newer kernel with CONFIG_BPF_SYSCALL=y")
-        }
-        let permission: DoctorCheck
-        if denied(mapErrno) || denied(progErrno) {
-            let what = denied(mapErrno) ? "bpf(BPF_MAP_CREATE)" : "bpf(BPF_PROG_LOAD) of a kprobe-type program"
-            permission = .fail("bpf_permission", "\(what) was refused: \(Self.errnoText(denied(mapErrno) ? mapErrno : progErrno))",
-                               fix: Self.privilegeFix)
-        } else if progErrno != 0 {
-            permission = .fail("bpf_permission", "bpf(BPF_PROG_LOAD) of a 2-instruction kprobe-type program failed: \(Self.errnoText(progErrno))",
-                               fix: "use a kernel built with CONFIG_BPF_SYSCALL=y and CONFIG_BPF_EVENTS=y")
-        } else {
-            permission = .ok("bpf_permission", "bpf(BPF_MAP_CREATE) and bpf(BPF_PROG_LOAD) of a kprobe-type program succeeded")
-        }
-        return (ring, permission)
-    }
-
-    /// Opens a uprobe perf event at this executable's ELF entry point, for this
-    /// process only, and closes it: the kernel's own verdict on uprobe permission.
-    func uprobePermission(pmuType: UInt32?) -> DoctorCheck {
-        let name = "uprobe_permission"
-        guard let pmuType else {
-            return .fail(name, "not checked: no uprobe PMU", fix: "see uprobe_pmu")
-        }
-        let path = "/proc/self/exe"
-        guard let elf = try? ELFFile(path: path), let offset = elf.fileOffset(forVirtualAddress: elf.header.entry) else {
-            return .warn(name, "not checked: cannot read this executable's entry point", fix: "run uprobe-trace from a readable file")
-        }
-        var attr = perf_event_attr()
-        attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
-        attr.type = pmuType
-        attr.config2 = offset
-        let fd = path.withCString { p -> Int32 in
-            attr.config1 = UInt64(UInt(bitPattern: p))
-            return uprobe_trace_perf_event_open(&attr, getpid(), -1, -1, UInt(PERF_FLAG_FD_CLOEXEC))
-        }
-        let e = errno
-        if fd >= 0 {
-            close(fd)
-            return .ok(name, "perf_event_open of a uprobe (on this binary, this process) succeeded")
-        }
-        if e == EPERM || e == EACCES {
-            let needsAdmin = has(.perfmon) && !has(.sysAdmin)
-            return .fail(name, "perf_event_open of a uprobe was refused: \(Self.errnoText(e))"
-                            + (needsAdmin ? "; this kernel requires CAP_SYS_ADMIN for uprobes, CAP_PERFMON is not enough" : ""),
-                         fix: needsAdmin ? "grant CAP_SYS_ADMIN (or run as root)"
-                            : "run as root, or grant CAP_PERFMON (CAP_SYS_ADMIN on Linux 6.16+ and stable kernels with commit ba677dbe77af)")
-        }
-        return .fail(name, "perf_event_open of a uprobe failed: \(Self.errnoText(e))",
-                     fix: "use a kernel built with CONFIG_UPROBE_EVENTS=y")
+        let pmu = kernel.uprobePMU()
+        let (ring, permission) = kernel.bpf()
+        let multi = KernelFeatures.uprobeMulti
+        return [kernel.kernel(), kernel.btf(), pmu.check, ring, permission,
+                kernel.uprobePermission(pmuType: pmu.type, uprobeMulti: multi), kernel.uprobeMultiCheck(multi),
+                lockdown(), tracefs(), perfEventParanoid(), capabilities(), memlock()]
     }
 
     func lockdown() -> DoctorCheck {
@@ -393,7 +258,6 @@ struct Doctor {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func errnoText(_ e: Int32) -> String { "\(String(cString: strerror(e))) (errno \(e))" }
 }
 
 private extension StringProtocol {

@@ -14,4 +14,10 @@ static inline int uprobe_trace_perf_event_open(struct perf_event_attr *attr, int
                                                int group_fd, unsigned long flags) {
     return (int)syscall(__NR_perf_event_open, attr, pid, cpu, group_fd, flags);
 }
+
+/* bpf(2) itself, for commands libbpf 1.1 cannot build: BPF_LINK_CREATE of a
+ * uprobe_multi link (Linux 6.6) postdates it. Returns the result or -1 with errno. */
+static inline int uprobe_trace_bpf(int cmd, void *attr, unsigned int size) {
+    return (int)syscall(__NR_bpf, cmd, attr, size);
+}
 #endif

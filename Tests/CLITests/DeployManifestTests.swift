@@ -110,9 +110,12 @@ import Testing
         #expect(r.stdout.isEmpty, "--quiet prints no spans")
     }
 
-    /// With only the manifest's capabilities (those this machine can grant),
-    /// the doctor's uprobe_permission verdict must match whether the agent can
-    /// really attach; bpf() must be allowed either way.
+    /// With only the manifest's capabilities (no SYS_ADMIN), the doctor's
+    /// verdict must match whether the agent really attaches; bpf() must be
+    /// allowed either way. Where uprobe_multi links work (6.6+), the agent
+    /// attaches through them even on 6.16+ kernels that refuse perf uprobes to
+    /// CAP_PERFMON, and the doctor must say so; with UPROBE_TRACE_NO_UPROBE_MULTI=1
+    /// it must predict the perf uprobe path just as well.
     @Test func doctorPredictsTheAgentWithItsCapabilities() throws {
         guard requireRoot() else { return }
         let (args, _) = try agentArguments()
@@ -122,13 +125,26 @@ import Testing
         let bounding = "-all," + Self.capabilities.sorted().map { "+" + $0.lowercased() }.joined(separator: ",")
         let setpriv = ["/usr/bin/setpriv", "--bounding-set", bounding]
 
-        let doctor = try run(setpriv[0], Array(setpriv.dropFirst()) + [Repo.tool, "doctor", "--json"])
-        let checks = try #require(try json(doctor.stdout)["checks"] as? [[String: Any]])
-        func status(_ name: String) -> String? { checks.first { $0["name"] as? String == name }?["status"] as? String }
-        #expect(status("bpf_permission") == "ok", "\(doctor.stdout)")
-        let trace = try run(setpriv[0], Array(setpriv.dropFirst()) + [Repo.tool] + hostArgs + ["--duration", "0.2"])
-        print("with \(bounding): uprobe_permission \(status("uprobe_permission") ?? "?"), trace exit \(trace.status): \(trace.stderr)")
-        #expect((status("uprobe_permission") == "ok") == (trace.status == 0), "doctor: \(doctor.stdout)\ntrace: \(trace.stderr)")
-        #expect(trace.status == 0 || trace.status == 77, "\(trace.stderr)")
+        for forcePerf in [false, true] {
+            let env = ["/usr/bin/env"] + (forcePerf ? ["UPROBE_TRACE_NO_UPROBE_MULTI=1"] : [])
+            let doctor = try run(env[0], Array(env.dropFirst()) + setpriv + [Repo.tool, "doctor", "--json"])
+            let doc = try json(doctor.stdout)
+            let checks = try #require(doc["checks"] as? [[String: Any]])
+            func check(_ name: String) -> [String: Any]? { checks.first { $0["name"] as? String == name } }
+            #expect(check("bpf_permission")?["status"] as? String == "ok", "\(doctor.stdout)")
+            let canTrace = try #require(doc["can_trace"] as? Bool)
+            let multi = check("uprobe_multi")?["status"] as? String == "ok"
+            let trace = try run(env[0], Array(env.dropFirst()) + setpriv + [Repo.tool] + hostArgs + ["--duration", "0.2"])
+            print("with \(bounding)\(forcePerf ? ", perf forced" : ""): uprobe_multi \(multi ? "ok" : "not used"), uprobe_permission \(check("uprobe_permission")?["status"] as? String ?? "?"), can_trace \(canTrace), trace exit \(trace.status): \(trace.stderr)")
+            #expect(canTrace == (trace.status == 0), "doctor: \(doctor.stdout)\ntrace: \(trace.stderr)")
+            #expect(trace.status == 0 || trace.status == 77, "\(trace.stderr)")
+            #expect(doctor.status == (canTrace ? 0 : 1))
+            if forcePerf {
+                #expect(!multi)
+            } else if multi {
+                // The case the manifest is written for: no SYS_ADMIN, uprobe_multi links.
+                #expect(trace.status == 0, "\(trace.stderr)")
+            }
+        }
     }
 }

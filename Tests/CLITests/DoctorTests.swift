@@ -5,7 +5,7 @@ import Testing
 /// private mount namespace where tracefs is gone and securityfs is mounted.
 @Suite struct DoctorTests {
     static let allChecks = ["kernel", "btf", "uprobe_pmu", "ring_buffer", "bpf_permission", "uprobe_permission",
-                            "lockdown", "tracefs", "perf_event_paranoid", "capabilities", "memlock"]
+                            "uprobe_multi", "lockdown", "tracefs", "perf_event_paranoid", "capabilities", "memlock"]
     /// Without any of these ok, nothing can be traced.
     static let essential = ["kernel", "uprobe_pmu", "ring_buffer", "bpf_permission", "uprobe_permission", "capabilities"]
 
@@ -148,6 +148,30 @@ import Testing
         let active = try #require(modes.split(separator: " ").first { $0.hasPrefix("[") }).dropFirst().dropLast()
         #expect(l.contains(" \(active)"), "\(l) should name \(active)")
         #expect(l.hasPrefix(active == "confidentiality" ? "warn " : "ok "))
+    }
+
+    /// The uprobe_multi line names the attach path tracing will take: multi
+    /// links where the kernel creates one (6.6+ as root), perf uprobes when
+    /// UPROBE_TRACE_NO_UPROBE_MULTI forces them, the same in text and JSON.
+    @Test func uprobeMultiLineNamesTheAttachPath() throws {
+        guard requireRoot() else { return }
+        let release = try run("/bin/uname", ["-r"]).stdout
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        let multiKernel = parts.count == 2 && (parts[0], parts[1]) >= (6, 6)
+        let r = try tool("doctor")
+        let l = try #require(line(r, "uprobe_multi"), "\(r.stdout)")
+        if multiKernel {
+            #expect(l.hasPrefix("ok ") && l.contains("multi links"), "\(l)")
+        } else {
+            #expect(l.contains("per-probe perf uprobes"), "\(l)")
+        }
+
+        let forced = try run("/usr/bin/env", ["UPROBE_TRACE_NO_UPROBE_MULTI=1", Repo.tool, "doctor", "--json"])
+        #expect(forced.status == 0, "\(forced.stdout)\(forced.stderr)")
+        let multi = try #require(checks(forced).first { $0["name"] as? String == "uprobe_multi" })
+        #expect(multi["status"] as? String == "warn", "\(multi)")
+        #expect((multi["detail"] as? String)?.contains("per-probe perf uprobes: UPROBE_TRACE_NO_UPROBE_MULTI is set") == true, "\(multi)")
+        #expect((multi["fix"] as? String)?.contains("unset UPROBE_TRACE_NO_UPROBE_MULTI") == true, "\(multi)")
     }
 
     @Test func helpExplainsEveryCheck() throws {

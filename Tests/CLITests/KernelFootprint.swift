@@ -15,6 +15,8 @@ struct KernelFootprint {
     var programs: Set<Int> = []
     var links: Set<Int> = []
     var perfEvents = 0
+    /// uprobe_multi links the tool holds (one per probed file and program).
+    var multiLinks = 0
 
     /// The programs of bpf/*.bpf.c.
     static let programNames: Set<String> = {
@@ -38,7 +40,11 @@ struct KernelFootprint {
         // perf events (which do name their pid) say which programs are its own.
         let uprobes = try bpftool("perf").filter { ($0["pid"] as? Int) == Int(tool) && ($0["fd_type"] as? String)?.hasPrefix("uprobe") == true }
         f.perfEvents = uprobes.count
-        let attached = Set(uprobes.compactMap { $0["prog_id"] as? Int })
+        // uprobe_multi links are no perf events: the tool's own fds name them
+        // (/proc/PID/fdinfo of each anon_inode:bpf_link: link_type, link_id, prog_id).
+        let multi = uprobeMultiLinks(of: tool)
+        f.multiLinks = multi.count
+        let attached = Set(uprobes.compactMap { $0["prog_id"] as? Int } + multi.map(\.prog))
         for p in try bpftool("prog") {
             guard let id = p["id"] as? Int, attached.contains(id), let name = p["name"] as? String else { continue }
             #expect(programNames.contains(name), "a program of the tool not in bpf/*.bpf.c: \(name)", sourceLocation: sourceLocation)
@@ -47,7 +53,7 @@ struct KernelFootprint {
         for l in try bpftool("link") {
             if let prog = l["prog_id"] as? Int, f.programs.contains(prog), let id = l["id"] as? Int { f.links.insert(id) }
         }
-        #expect(!f.programs.isEmpty && !f.links.isEmpty && f.perfEvents > 0,
+        #expect(!f.programs.isEmpty && !f.links.isEmpty && f.perfEvents + f.multiLinks > 0,
                 "the running tool holds programs, links and uprobes: \(f)", sourceLocation: sourceLocation)
         for pid in traced {
             #expect(try textDifferences(pid) > 0, "pid \(pid) carries uprobe breakpoints while traced", sourceLocation: sourceLocation)
@@ -57,9 +63,16 @@ struct KernelFootprint {
 
     /// After the tool exited: none of its programs, links or uprobes remain, and every
     /// process in `traced` that still runs has its executable's text back byte for byte.
+    /// A closed uprobe_multi link drops its program after an RCU tasks-trace
+    /// grace period: programs and links may take a moment (up to 2 s here) to go.
     func expectReleased(traced: [Int32], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let progs = try Self.bpftool("prog")
-        let leftPrograms = progs.compactMap { $0["id"] as? Int }.filter { programs.contains($0) }
+        let deadline = ContinuousClock.now + .seconds(2)
+        var leftPrograms: [Int] = []
+        repeat {
+            leftPrograms = try Self.bpftool("prog").compactMap { $0["id"] as? Int }.filter { programs.contains($0) }
+            if leftPrograms.isEmpty { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        } while ContinuousClock.now < deadline
         #expect(leftPrograms.isEmpty, "programs left loaded: \(leftPrograms)", sourceLocation: sourceLocation)
         let leftLinks = try Self.bpftool("link").compactMap { $0["id"] as? Int }.filter { links.contains($0) }
         #expect(leftLinks.isEmpty, "links left: \(leftLinks)", sourceLocation: sourceLocation)
@@ -71,6 +84,23 @@ struct KernelFootprint {
         }
         for pid in traced where kill(pid, 0) == 0 {
             #expect(try Self.textDifferences(pid) == 0, "pid \(pid): executable text differs from its file after the tool left", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// (link id, program id) of every uprobe_multi link `pid` holds, from /proc/PID/fdinfo.
+    static func uprobeMultiLinks(of pid: Int32) -> [(link: Int, prog: Int)] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return fds.compactMap { fd in
+            guard (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) == "anon_inode:bpf_link",
+                  let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8) else { return nil }
+            var fields: [String: String] = [:]
+            for line in info.split(separator: "\n") {
+                let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if kv.count == 2 { fields[kv[0]] = kv[1] }
+            }
+            guard fields["link_type"] == "uprobe_multi", let link = fields["link_id"].flatMap({ Int($0) }),
+                  let prog = fields["prog_id"].flatMap({ Int($0) }) else { return nil }
+            return (link, prog)
         }
     }
 

@@ -117,8 +117,18 @@ import TraceEvents
         let ids = Set(programs.map(\.id))
         probes.detach()
         #expect(probes.probeCount == 0)
-        let left = try bpftoolProgramIDs()
-        #expect(left.isDisjoint(with: ids), "programs still loaded after detach: \(left.intersection(ids))")
+        // A uprobe_multi link's sites are gone when its fd is closed, but the
+        // kernel drops its program reference after an RCU tasks-trace grace
+        // period (deferred dealloc): allow that, and say how long it took.
+        let clock = ContinuousClock()
+        let start = clock.now
+        var left = try bpftoolProgramIDs()
+        while !left.isDisjoint(with: ids), clock.now - start < .seconds(2) {
+            Thread.sleep(forTimeInterval: 0.01)
+            left = try bpftoolProgramIDs()
+        }
+        print("programs unloaded \(clock.now - start) after detach (\(probes.object.attachMode) mode)")
+        #expect(left.isDisjoint(with: ids), "programs still loaded 2 s after detach: \(left.intersection(ids))")
     }
 
     @Test("BPF root: Go client spans, attached to the file for every process")
@@ -181,7 +191,10 @@ import TraceEvents
             Issue.record("attach to a missing file succeeded")
         } catch {
             #expect("\(error)".contains("hint:"))
-            if case .uprobe(_, _, _, _, let e) = error { #expect(e == ENOENT) } else { Issue.record("\(error)") }
+            switch error {
+            case .uprobe(_, _, _, _, let e), .uprobeMulti(_, _, _, _, let e): #expect(e == ENOENT)
+            default: Issue.record("\(error)")
+            }
         }
         #expect(throws: AttachError.self) {
             try object.attachUprobe(program: BPFProgramName("no_such_program"), path: "/bin/true", offset: 0)
