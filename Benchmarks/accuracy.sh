@@ -39,8 +39,9 @@ if not d:
     print(f"{name:10} no measured requests"); sys.exit(1)
 p = lambda q: d[min(len(d) - 1, int(len(d) * q))]
 ok = p(0.99) < target
+verdict = "ok" if ok else "MISSED"
 print(f"{name:10} n={len(d):4}  p50 {p(0.5):8.1f} us  p90 {p(0.9):8.1f} us  p99 {p(0.99):8.1f} us  max {d[-1]:8.1f} us  "
-      f"target p99 < {target:.0f} us: {\"ok\" if ok else \"MISSED\"}")
+      f"target p99 < {target:.0f} us: {verdict}")
 sys.exit(0 if ok else 1)' "$1" "$2"
 }
 
