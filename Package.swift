@@ -17,7 +17,6 @@ func bpfSources(in target: String) -> [String] {
 
 let package = Package(
     name: "uprobe-trace",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "uprobe-trace", targets: ["CLI"]),
     ],
@@ -33,10 +32,15 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // libbpf 1.x: open/load/attach BPF objects, ring buffers.
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        // POSIX odds and ends every module words the same way: errno text, the EINTR loop,
+        // the monotonic clock, waiting on a descriptor, pid text, /proc/PID/stat.
+        .target(name: "SystemSupport"),
+        // A streaming JSON writer into a byte sink (symbols dump --json, OTLP/JSON).
+        .target(name: "JSONOutput"),
         // The one header shared by the BPF C programs and Swift: event layouts, kinds, config.
         .target(name: "TraceEvents"),
         // ELF, /proc/PID/maps, process images, DWARF. Reads files; never calls bpf().
-        .target(name: "Symbols", dependencies: ["CLibDW", "CZlib"]),
+        .target(name: "Symbols", dependencies: ["CLibDW", "CZlib", "SystemSupport"]),
         // Go binaries: buildinfo, pclntab, RET sites, register ABI, struct offsets.
         .target(name: "GoRuntime", dependencies: ["Symbols"]),
         // Compiles each family's *.bpf.c with clang -target bpf; embeds the objects as base64
@@ -45,21 +49,24 @@ let package = Package(
         // Two assembly functions starting with an emulated / a single-stepped instruction (ProbeCost).
         .target(name: "CProbeCostSites"),
         // libbpf wrapper: the one attach path, shared ring buffer, kernel feature checks, probe cost.
-        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents", "CProbeCostSites"]),
+        .target(name: "Attach", dependencies: ["CLibBPF", "TraceEvents", "CProbeCostSites", "SystemSupport"]),
         // Shared span machinery: the Span model, clocks, trace context, HTTP/1 and SQL parsers.
         .target(name: "Tracing", dependencies: ["TraceEvents"]),
         // The probe families, one folder each (BPF C, plan, decoders, spans), and the list of them.
         .target(name: "Families", dependencies: ["Symbols", "GoRuntime", "Attach", "Tracing", "TraceEvents"],
                 exclude: bpfSources(in: "Families"), plugins: ["BPFCompiler"]),
         // Generated OTLP protobuf types, Span -> OTLP mapping, exporters.
-        .target(name: "OTLP", dependencies: ["Tracing", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "OTLP", dependencies: ["Tracing", "SystemSupport", "JSONOutput", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "CLI",
             dependencies: [
                 "Symbols", "GoRuntime", "Attach", "Families", "Tracing", "OTLP", "TraceEvents",
+                "SystemSupport", "JSONOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
+        .testTarget(name: "JSONOutputTests", dependencies: ["JSONOutput"]),
         .testTarget(name: "SymbolsTests", dependencies: ["Symbols"]),
         .testTarget(name: "GoRuntimeTests", dependencies: ["GoRuntime", "Symbols"]),
         .testTarget(name: "AttachTests", dependencies: ["Attach", "CLibBPF", "TraceEvents", "Symbols"]),

@@ -23,15 +23,19 @@ build() { # NAME SOURCES...
     || { tail -30 "$work/$name.build.log"; exit 1; }
 }
 
-# The Go harnesses import Symbols: build it once as an instrumented static library.
-symbols_module() {
-  [ -f "$bin/libSymbols.a" ] && [ -z "$(find Sources/Symbols -newer "$bin/libSymbols.a" -name '*.swift')" ] && return
-  echo "fuzz: building instrumented Symbols module"
-  swiftc -O -parse-as-library -sanitize=fuzzer,address -I Sources/CLibDW -I Sources/CZlib \
-    -emit-library -static -emit-module -module-name Symbols -emit-module-path "$bin/Symbols.swiftmodule" \
-    Sources/Symbols/*.swift -o "$bin/libSymbols.a" >"$work/symbols.build.log" 2>&1 \
-    || { tail -30 "$work/symbols.build.log"; exit 1; }
+# Symbols imports SystemSupport, and the Go harnesses import Symbols: each is built
+# once as an instrumented static library with its module, rebuilt when a source changes.
+module() { # NAME SOURCES...
+  local name=$1; shift
+  [ -f "$bin/lib$name.a" ] && [ -z "$(find "$@" -newer "$bin/lib$name.a")" ] && return
+  echo "fuzz: building instrumented $name module"
+  swiftc -O -parse-as-library -sanitize=fuzzer,address -I Sources/CLibDW -I Sources/CZlib -I "$bin" \
+    -emit-library -static -emit-module -module-name "$name" -emit-module-path "$bin/$name.swiftmodule" \
+    "$@" -o "$bin/lib$name.a" >"$work/$name.build.log" 2>&1 \
+    || { tail -30 "$work/$name.build.log"; exit 1; }
 }
+system_module() { module SystemSupport Sources/SystemSupport/*.swift; }
+symbols_module() { system_module; module Symbols Sources/Symbols/*.swift; }
 
 seed() { # NAME: fills the working corpus from testdata seeds and earlier crashes
   local name=$1 dir="$work/$1"
@@ -65,13 +69,13 @@ rows=(); failed=0
 for h in "${harnesses[@]}"; do
   max_len=1048576
   case $h in
-    elf) build elf Sources/Symbols/*.swift Fuzz/ELFReaderFuzz.swift ;;
-    maps) build maps Sources/Symbols/*.swift Fuzz/ProcMapsFuzz.swift ;;
-    pclntab) symbols_module; build pclntab -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoPCLNTabFuzz.swift -L "$bin" -lSymbols ;;
-    buildinfo) symbols_module; build buildinfo -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoBuildInfoFuzz.swift -L "$bin" -lSymbols ;;
+    elf) system_module; build elf -I "$bin" Sources/Symbols/*.swift Fuzz/ELFReaderFuzz.swift -L "$bin" -lSystemSupport ;;
+    maps) system_module; build maps -I "$bin" Sources/Symbols/*.swift Fuzz/ProcMapsFuzz.swift -L "$bin" -lSystemSupport ;;
+    pclntab) symbols_module; build pclntab -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoPCLNTabFuzz.swift -L "$bin" -lSymbols -lSystemSupport ;;
+    buildinfo) symbols_module; build buildinfo -I "$bin" Sources/GoRuntime/*.swift Fuzz/GoBuildInfoFuzz.swift -L "$bin" -lSymbols -lSystemSupport ;;
     x86)
       symbols_module; max_len=8192
-      build x86 -I "$bin" Sources/GoRuntime/{X86Decoder,ReturnSites,GoRuntimeError}.swift Fuzz/X86DecoderFuzz.swift -L "$bin" -lSymbols ;;
+      build x86 -I "$bin" Sources/GoRuntime/{X86Decoder,ReturnSites,GoRuntimeError}.swift Fuzz/X86DecoderFuzz.swift -L "$bin" -lSymbols -lSystemSupport ;;
     http) max_len=65536; build http $tracing/{HTTPHead,HTTPHeadParser}.swift Fuzz/HTTPHeadParserFuzz.swift ;;
     sql) max_len=8192; build sql $tracing/{SQLLexer,SQLStatement}.swift Fuzz/SQLStatementFuzz.swift ;;
     # TraceID and SpanID live in Span.swift, whose random ids need SecureRandom.

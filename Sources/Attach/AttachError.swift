@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemSupport
 
 /// Errors of loading and attaching BPF programs; each message ends in a hint.
 public enum AttachError: Error, Sendable, CustomStringConvertible {
@@ -27,14 +28,14 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
         case .permission(let op):
             return "\(op): permission denied; hint: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (and CAP_SYS_ADMIN on Linux 6.16+ and stable kernels with that change, where creating a uprobe needs it); `uprobe-trace doctor` checks"
         case .libbpf(let op, let e):
-            return "\(op) failed: \(Self.message(e)); hint: run `uprobe-trace doctor` to check kernel support"
+            return "\(op) failed: \(Errno(e)); hint: run `uprobe-trace doctor` to check kernel support"
         case .notFound(let kind, let name, let object):
             return "BPF object \(object) has no \(kind) named \(name); hint: the build is inconsistent, rebuild (swift build) so bpf/\(object).bpf.c and the Swift code match"
         case .layoutMismatch(let name, let btf, let swift):
             return "BPF global \(name) is \(btf) bytes in the object but \(swift) bytes in Swift; hint: rebuild, trace_events.h changed"
         case .load(let object, let e, let log):
             let tail = log.isEmpty ? "" : "\n" + log.suffix(12).joined(separator: "\n")
-            return "loading BPF object \(object) failed: \(Self.message(e))\(tail)\nhint: set UPROBE_TRACE_DEBUG=1 for libbpf's full log (verifier output); the kernel needs BTF, ring buffers (5.8+) and bpf_ktime_get_boot_ns (5.8+)"
+            return "loading BPF object \(object) failed: \(Errno(e))\(tail)\nhint: set UPROBE_TRACE_DEBUG=1 for libbpf's full log (verifier output); the kernel needs BTF, ring buffers (5.8+) and bpf_ktime_get_boot_ns (5.8+)"
         case .uprobe(let program, let path, let offset, let pid, let e):
             let target = pid < 0 ? "all processes" : "pid \(pid)"
             let hint: String
@@ -48,7 +49,7 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
             default:
                 hint = "run `uprobe-trace doctor` to check kernel support"
             }
-            return "attaching \(program) as uprobe at \(path)+0x\(String(offset, radix: 16)) (\(target)) failed: \(Self.message(e)); hint: \(hint)"
+            return "attaching \(program) as uprobe at \(path)+0x\(String(offset, radix: 16)) (\(target)) failed: \(Errno(e)); hint: \(hint)"
         case .uprobeMulti(let program, let path, let sites, let pid, let e):
             let target = pid < 0 ? "all processes" : "pid \(pid)"
             let hint: String
@@ -62,7 +63,7 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
             default:
                 hint = "UPROBE_TRACE_NO_UPROBE_MULTI=1 falls back to one perf uprobe per site; `uprobe-trace doctor` checks kernel support"
             }
-            return "attaching \(program) as a uprobe_multi link at \(sites) sites of \(path) (\(target)) failed: \(Self.message(e)); hint: \(hint)"
+            return "attaching \(program) as a uprobe_multi link at \(sites) sites of \(path) (\(target)) failed: \(Errno(e)); hint: \(hint)"
         case .state(let what):
             return "\(what); hint: this is a bug in the caller (open, configure, load, attach, then read; detach last)"
         }
@@ -78,9 +79,5 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
     static func from(errno e: Int32, operation: String) -> AttachError {
         if e == EPERM || e == EACCES { return .permission(operation: operation) }
         return .libbpf(operation: operation, errno: e)
-    }
-
-    static func message(_ e: Int32) -> String {
-        "\(String(cString: strerror(e))) (errno \(e))"
     }
 }

@@ -1,3 +1,4 @@
+import SystemSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,10 +73,10 @@ extension KernelFeatures {
         case .unsupported(let release):
             return .ok(name, "per-probe perf uprobes: \(release) predates uprobe_multi links (6.6+); detaching takes ~150 ms per probe")
         case .refused(let step, let e):
-            return .warn(name, "per-probe perf uprobes: \(step) for a uprobe_multi link was refused: \(AttachError.message(e))",
+            return .warn(name, "per-probe perf uprobes: \(step) for a uprobe_multi link was refused: \(SystemSupport.Errno(e).description)",
                          fix: Self.privilegeFix)
         case .failed(let step, let e):
-            return .warn(name, "per-probe perf uprobes: \(step) for a uprobe_multi link failed: \(AttachError.message(e))",
+            return .warn(name, "per-probe perf uprobes: \(step) for a uprobe_multi link failed: \(SystemSupport.Errno(e).description)",
                          fix: "use a kernel built with CONFIG_UPROBES=y and CONFIG_BPF_EVENTS=y; set \(Self.disableUprobeMultiVariable)=1 to skip this check")
         }
     }

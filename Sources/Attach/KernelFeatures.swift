@@ -1,3 +1,4 @@
+import SystemSupport
 import CLibBPF
 #if canImport(Glibc)
 import Glibc
@@ -88,19 +89,19 @@ public struct KernelFeatures: Sendable {
         case 0:
             ring = .ok("ring_buffer", "created and closed a \(size / 1024) KiB BPF_MAP_TYPE_RINGBUF map")
         case let e where denied(e):
-            ring = .warn("ring_buffer", "not verified: bpf(BPF_MAP_CREATE) was refused (\(AttachError.message(e)))",
+            ring = .warn("ring_buffer", "not verified: bpf(BPF_MAP_CREATE) was refused (\(SystemSupport.Errno(e).description))",
                          fix: "run uprobe-trace doctor with the privileges tracing will have (see bpf_permission)")
         case let e:
-            ring = .fail("ring_buffer", "bpf(BPF_MAP_CREATE) of a BPF_MAP_TYPE_RINGBUF map failed: \(AttachError.message(e))",
+            ring = .fail("ring_buffer", "bpf(BPF_MAP_CREATE) of a BPF_MAP_TYPE_RINGBUF map failed: \(SystemSupport.Errno(e).description)",
                          fix: "boot a 5.8 or newer kernel with CONFIG_BPF_SYSCALL=y")
         }
         let permission: FeatureCheck
         if denied(mapErrno) || denied(progErrno) {
             let what = denied(mapErrno) ? "bpf(BPF_MAP_CREATE)" : "bpf(BPF_PROG_LOAD) of a kprobe-type program"
-            permission = .fail("bpf_permission", "\(what) was refused: \(AttachError.message(denied(mapErrno) ? mapErrno : progErrno))",
+            permission = .fail("bpf_permission", "\(what) was refused: \(SystemSupport.Errno(denied(mapErrno) ? mapErrno : progErrno).description)",
                                fix: Self.privilegeFix)
         } else if progErrno != 0 {
-            permission = .fail("bpf_permission", "bpf(BPF_PROG_LOAD) of a 2-instruction kprobe-type program failed: \(AttachError.message(progErrno))",
+            permission = .fail("bpf_permission", "bpf(BPF_PROG_LOAD) of a 2-instruction kprobe-type program failed: \(SystemSupport.Errno(progErrno).description)",
                                fix: "use a kernel built with CONFIG_BPF_SYSCALL=y and CONFIG_BPF_EVENTS=y")
         } else {
             permission = .ok("bpf_permission", "bpf(BPF_MAP_CREATE) and bpf(BPF_PROG_LOAD) of a kprobe-type program succeeded")
@@ -136,7 +137,7 @@ public struct KernelFeatures: Sendable {
         let caps = capabilities
         if e == EPERM || e == EACCES {
             let needsAdmin = caps.has(.perfmon) && !caps.has(.sysAdmin)
-            let detail = "perf_event_open of a uprobe was refused: \(AttachError.message(e))"
+            let detail = "perf_event_open of a uprobe was refused: \(SystemSupport.Errno(e).description)"
                 + (needsAdmin ? "; this kernel requires CAP_SYS_ADMIN for uprobes, CAP_PERFMON is not enough" : "")
             if uprobeMulti.isAvailable {
                 return .warn(name, detail + "; not needed: probes attach through uprobe_multi links (see uprobe_multi)",
@@ -146,7 +147,7 @@ public struct KernelFeatures: Sendable {
                          fix: needsAdmin ? "grant CAP_SYS_ADMIN (or run as root)"
                             : "run as root, or grant CAP_PERFMON (CAP_SYS_ADMIN on Linux 6.16+ and stable kernels with commit ba677dbe77af)")
         }
-        return .fail(name, "perf_event_open of a uprobe failed: \(AttachError.message(e))",
+        return .fail(name, "perf_event_open of a uprobe failed: \(SystemSupport.Errno(e).description)",
                      fix: "use a kernel built with CONFIG_UPROBE_EVENTS=y")
     }
 }

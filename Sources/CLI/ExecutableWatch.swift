@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemSupport
 
 /// Notices when a traced executable changes under the tool. Uprobes belong to
 /// an inode, not a path, so two events need new probes:
@@ -67,21 +68,9 @@ struct ExecutableWatch {
     }
 
     private static func identity(pid: Int32) -> FileID? {
-        guard var id = identity("/proc/\(pid)/exe") else { return nil }
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return nil }
-        let stat = buffer[0..<n]
-        // Fields after the command name's closing parenthesis start at field 3:
-        // starttime is field 22, startstack field 28 (proc(5)).
-        guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " ")).map { UInt64(String(decoding: $0, as: UTF8.self)) }
-        guard fields.count > 25, let startTime = fields[19], let startStack = fields[25] else { return nil }
-        id.startTime = startTime
-        id.startStack = startStack
+        guard var id = identity("/proc/\(pid)/exe"), let stat = ProcStat.read(pid: pid) else { return nil }
+        id.startTime = stat.startTime
+        id.startStack = stat.startStack
         return id
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -48,16 +49,16 @@ final class MetricsServer: Sendable {
         }
         defer { freeaddrinfo(list) }
         let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw CLIError(description: "--metrics-addr \(spec): socket: \(errnoText())") }
+        guard fd >= 0 else { throw CLIError(description: "--metrics-addr \(spec): socket: \(Errno.current.text)") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         guard bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, listen(fd, 16) == 0 else {
-            let e = errno
+            let e = Errno.current
             close(fd)
-            let hint = e == EADDRINUSE ? "another process listens there (ss -ltnp); choose another port"
-                : e == EADDRNOTAVAIL ? "that address is not on this host; use 127.0.0.1 or one of `ip -brief address`"
-                : e == EACCES ? "ports below 1024 need root or CAP_NET_BIND_SERVICE" : "check the address"
-            throw CLIError(description: "--metrics-addr \(spec): cannot listen: \(String(cString: strerror(e))); hint: \(hint)")
+            let hint = e.code == EADDRINUSE ? "another process listens there (ss -ltnp); choose another port"
+                : e.code == EADDRNOTAVAIL ? "that address is not on this host; use 127.0.0.1 or one of `ip -brief address`"
+                : e.code == EACCES ? "ports below 1024 need root or CAP_NET_BIND_SERVICE" : "check the address"
+            throw CLIError(description: "--metrics-addr \(spec): cannot listen: \(e.text); hint: \(hint)")
         }
         address = Self.boundAddress(fd) ?? spec
         self.fd = fd
@@ -104,9 +105,9 @@ final class MetricsServer: Sendable {
         var buf = [UInt8](repeating: 0, count: 2048)
         while head.firstRange(of: [13, 10, 13, 10]) == nil && head.firstRange(of: [10, 10]) == nil {
             guard head.count < 8192, wait(conn, Int16(POLLIN), until: deadline) else { return }
-            let n = buf.withUnsafeMutableBytes { recv(conn, $0.baseAddress, $0.count, 0) }
+            let n = retryingEINTR { buf.withUnsafeMutableBytes { recv(conn, $0.baseAddress, $0.count, 0) } }
             if n == 0 { return }
-            if n < 0 { if errno == EAGAIN || errno == EINTR { continue }; return }
+            if n < 0 { if errno == EAGAIN { continue }; return }
             head += buf[0..<n]
         }
         let requestLine = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self).split(separator: " ")
@@ -121,24 +122,16 @@ final class MetricsServer: Sendable {
         if method != "HEAD" { reply += Array(body.utf8) }
         var off = 0
         while off < reply.count {
-            let n = reply.withUnsafeBytes { send(conn, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
+            let n = retryingEINTR { reply.withUnsafeBytes { send(conn, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) } }
             if n > 0 { off += n; continue }
-            if n < 0 && (errno == EAGAIN || errno == EINTR), wait(conn, Int16(POLLOUT), until: deadline) { continue }
+            if n < 0 && errno == EAGAIN, wait(conn, Int16(POLLOUT), until: deadline) { continue }
             return
         }
     }
 
     /// Waits for `events` on `fd` until `deadline` (monotonic seconds) or a stop.
     private func wait(_ fd: Int32, _ events: Int16, until deadline: Double) -> Bool {
-        while !stopping.load(ordering: .acquiring) {
-            let left = deadline - monotonicSeconds()
-            if left <= 0 { return false }
-            var p = pollfd(fd: fd, events: events, revents: 0)
-            let rc = poll(&p, 1, Int32(min(left, 0.1) * 1000) + 1)
-            if rc > 0 { return true }
-            if rc < 0 && errno != EINTR { return false }
-        }
-        return false
+        waitForDescriptor(fd, events: events, deadline: deadline) { stopping.load(ordering: .acquiring) } == .ready
     }
 
     private static func boundAddress(_ fd: Int32) -> String? {
@@ -156,12 +149,4 @@ final class MetricsServer: Sendable {
         let h = text(host)
         return (h.contains(":") ? "[\(h)]" : h) + ":" + text(port)
     }
-}
-
-private func errnoText() -> String { String(cString: strerror(errno)) }
-
-private func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

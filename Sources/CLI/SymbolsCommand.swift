@@ -1,5 +1,6 @@
 import ArgumentParser
 import Symbols
+import SystemSupport
 
 /// `uprobe-trace symbols ...`: what the tool sees in an object, before any probe is placed.
 struct SymbolsCommand: ParsableCommand {
@@ -28,11 +29,12 @@ struct TargetOptions: ParsableArguments {
     var parsedPID: Int32? { pid.flatMap { try? parsePID($0) } }
 }
 
+/// A `--pid` value: a positive decimal number (`parseProcessID`), else a usage error.
 func parsePID(_ text: String) throws -> Int32 {
-    guard let v = Int32(text), v > 0 else {
+    guard let pid = parseProcessID(text) else {
         throw ValidationError(SymbolsError.invalidPID(text).description)
     }
-    return v
+    return pid
 }
 
 struct SymbolsDump: ParsableCommand {

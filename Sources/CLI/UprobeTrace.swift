@@ -1,8 +1,7 @@
 import ArgumentParser
-import Attach
-import GoRuntime
 import Families
-import Symbols
+import JSONOutput
+import SystemSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -33,19 +32,7 @@ enum Main {
         do {
             var command = try UprobeTrace.parseAsRoot(normalizedArguments(Array(CommandLine.arguments.dropFirst())))
             try command.run()
-        } catch let e as SymbolsError {
-            Log.error(e.description)
-            exit(1)
-        } catch let e as GoRuntimeError {
-            Log.error(e.description)
-            exit(1)
-        } catch let e as AttachError {
-            Log.error(e.description)
-            exit(e.exitCode)
-        } catch let e as FamilyError {
-            Log.error(e.description)
-            exit(1)
-        } catch let e as CLIError {
+        } catch let e as any ToolError {
             Log.error(e.description)
             exit(e.exitCode)
         } catch {
@@ -80,33 +67,20 @@ func normalizedArguments(_ args: [String]) -> [String] {
     return out
 }
 
-/// Errors that belong to the command line itself.
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    var exitCode: Int32 = 1
-}
-
 /// stderr lines, written unbuffered; Swift 6 forbids touching C's `stderr` global.
 enum Log {
     static func error(_ s: String) { write("uprobe-trace: error: " + s + "\n") }
     static func note(_ s: String) { write("uprobe-trace: note: " + s + "\n") }
 
-    static func write(_ s: String) {
-        var s = s
-        s.withUTF8 { p in
-            var off = 0
-            while off < p.count {
-                let n = Glibc.write(2, p.baseAddress! + off, p.count - off)
-                if n <= 0 { if errno == EINTR { continue }; return }
-                off += n
-            }
-        }
-    }
+    static func write(_ s: String) { FileDescriptorIO.writeAll(2, s) }
 }
+
+/// The CLI writes JSON only to stdout, through `Output`.
+typealias JSONWriter = JSONOutput.JSONWriter<Output>
 
 /// Buffered stdout: a fixed buffer flushed with write(2) when full, so a
 /// large document costs no reallocation or copying.
-final class Output {
+final class Output: ByteSink {
     private let capacity = 1 << 16
     private let base: UnsafeMutablePointer<UInt8>
     private var count = 0
@@ -125,7 +99,7 @@ final class Output {
     func bytes(_ p: UnsafeRawBufferPointer) {
         if p.count > capacity - count {
             flush()
-            if p.count > capacity { writeAll(p); return }
+            if p.count > capacity { FileDescriptorIO.writeAll(1, p); return }
         }
         guard let src = p.baseAddress, p.count > 0 else { return }
         (base + count).update(from: src.assumingMemoryBound(to: UInt8.self), count: p.count)
@@ -140,16 +114,7 @@ final class Output {
     func line(_ s: String) { append(s); byte(10) }
 
     func flush() {
-        writeAll(UnsafeRawBufferPointer(start: base, count: count))
+        FileDescriptorIO.writeAll(1, UnsafeRawBufferPointer(start: base, count: count))
         count = 0
-    }
-
-    private func writeAll(_ p: UnsafeRawBufferPointer) {
-        var off = 0
-        while off < p.count {
-            let n = Glibc.write(1, p.baseAddress! + off, p.count - off)
-            if n <= 0 { if errno == EINTR { continue }; return }
-            off += n
-        }
     }
 }

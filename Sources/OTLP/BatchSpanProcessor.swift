@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Tracing
 
 /// A bounded queue and a worker that sends spans to an exporter in batches, retrying
@@ -48,8 +49,8 @@ public final class BatchSpanProcessor: Sendable {
 
     public let configuration: Configuration
     private let exporter: any SpanExporter
-    private let state = Locked(State())
-    private let worker = Locked<Task<Void, Never>?>(nil)
+    private let state = Mutex(State())
+    private let worker = Mutex<Task<Void, Never>?>(nil)
 
     /// Starts the worker. Call ``shutdown(timeout:)`` before exit to send what is queued (the
     /// worker runs, and keeps the processor alive, until then).

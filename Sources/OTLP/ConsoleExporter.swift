@@ -1,4 +1,5 @@
-import Foundation
+import Synchronization
+import SystemSupport
 import Tracing
 
 /// The default exporter: one ``ConsoleLine`` per span on standard output.
@@ -8,13 +9,13 @@ import Tracing
 public final class ConsoleExporter: SpanExporter {
     private let utcOffset: Int?
     private let output: @Sendable (String) -> Void
-    private let lock = Locked(())
+    private let lock = Mutex(())
 
     /// `output` receives each line without its newline; the default writes to stdout.
     /// `utcOffset` fixes the time zone (seconds east of UTC); nil means the local zone.
     public init(utcOffset: Int? = nil, output: (@Sendable (String) -> Void)? = nil) {
         self.utcOffset = utcOffset
-        self.output = output ?? { line in FileDescriptorWriter.writeAll(fd: 1, line + "\n") }
+        self.output = output ?? { line in FileDescriptorIO.writeAll(1, line + "\n") }
     }
 
     /// Writes the spans now; cheap enough to call from the producer thread.

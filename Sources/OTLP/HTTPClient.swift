@@ -1,12 +1,17 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemSupport
+import Tracing
 
 /// A minimal HTTP/1.1 client for OTLP/HTTP: one POST per connection
 /// (`Connection: close`), plain `http://` only, with a deadline on every
 /// step. It exists so the tool does not load FoundationNetworking, whose
 /// libcurl brings in some thirty shared libraries and costs every
 /// invocation (`symbols dump` included) milliseconds at start-up.
+///
+/// The response is framed by `HTTPHeadParser`, the fuzzed parser the TLS
+/// tracing uses, so there is one HTTP/1 framing implementation.
 struct HTTPClient {
     struct Response {
         var status: Int
@@ -68,8 +73,7 @@ struct HTTPClient {
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         head += "\r\n"
         try send(fd, Array(head.utf8) + body, deadline: deadline, isCancelled: isCancelled)
-        let raw = try receiveAll(fd, deadline: deadline, isCancelled: isCancelled)
-        return try parse(raw)
+        return try receive(fd, deadline: deadline, isCancelled: isCancelled)
     }
 
     // MARK: - Socket steps
@@ -89,9 +93,9 @@ struct HTTPClient {
         while let a = ai {
             ai = a.pointee.ai_next
             let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), a.pointee.ai_protocol)
-            if fd < 0 { lastError = errnoText(); continue }
+            if fd < 0 { lastError = Errno.current.text; continue }
             if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { return fd }
-            if errno != EINPROGRESS { lastError = errnoText(); close(fd); continue }
+            if errno != EINPROGRESS { lastError = Errno.current.text; close(fd); continue }
             do {
                 try wait(fd, events: Int16(POLLOUT), deadline: deadline, isCancelled: isCancelled)
             } catch {
@@ -102,7 +106,7 @@ struct HTTPClient {
             var len = socklen_t(MemoryLayout<Int32>.size)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
             if err == 0 { return fd }
-            lastError = String(cString: strerror(err))
+            lastError = Errno(err).text
             close(fd)
         }
         throw .connection("connect to \(t.hostHeader): \(lastError)")
@@ -111,101 +115,112 @@ struct HTTPClient {
     private static func send(_ fd: Int32, _ bytes: [UInt8], deadline: Double, isCancelled: () -> Bool) throws(Failure) {
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
+            let n = retryingEINTR { bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) } }
             if n > 0 { off += n; continue }
-            if n < 0 && (errno == EAGAIN || errno == EINTR) {
+            if n < 0 && errno == EAGAIN {
                 try wait(fd, events: Int16(POLLOUT), deadline: deadline, isCancelled: isCancelled)
                 continue
             }
-            throw .connection("send: \(errnoText())")
+            throw .connection("send: \(Errno.current.text)")
         }
     }
 
-    private static func receiveAll(_ fd: Int32, deadline: Double, isCancelled: () -> Bool) throws(Failure) -> [UInt8] {
-        var out: [UInt8] = []
+    /// Reads until the response is complete or the server closes the connection.
+    private static func receive(_ fd: Int32, deadline: Double, isCancelled: () -> Bool) throws(Failure) -> Response {
+        var reader = ResponseReader()
         var buf = [UInt8](repeating: 0, count: 16384)
         while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = retryingEINTR { buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
             if n > 0 {
-                out.append(contentsOf: buf[0..<n])
-                if out.count > 16 << 20 { throw .protocolError("response larger than 16 MiB") }
+                try reader.feed(Array(buf[0..<n]))
                 // Stop as soon as the whole response is here; do not wait for the server to close.
-                if let r = try? parseWithCompleteness(out), r.complete { return out }
+                if reader.isComplete { return try reader.response() }
                 continue
             }
-            if n == 0 { return out }
-            if errno == EAGAIN || errno == EINTR {
+            if n == 0 { return try reader.response() }
+            if errno == EAGAIN {
                 try wait(fd, events: Int16(POLLIN), deadline: deadline, isCancelled: isCancelled)
                 continue
             }
-            throw .connection("recv: \(errnoText())")
+            throw .connection("recv: \(Errno.current.text)")
         }
     }
 
     private static func wait(_ fd: Int32, events: Int16, deadline: Double, isCancelled: () -> Bool) throws(Failure) {
-        while true {
-            if isCancelled() { throw .cancelled }
-            let left = deadline - monotonicSeconds()
-            if left <= 0 { throw .timedOut }
-            var p = pollfd(fd: fd, events: events, revents: 0)
-            // Short slices so cancellation is noticed promptly.
-            let rc = poll(&p, 1, Int32(min(left, 0.1) * 1000) + 1)
-            if rc > 0 { return }
-            if rc < 0 && errno != EINTR { throw .connection("poll: \(errnoText())") }
+        switch waitForDescriptor(fd, events: events, deadline: deadline, shouldStop: isCancelled) {
+        case .ready: return
+        case .timedOut: throw .timedOut
+        case .stopped: throw .cancelled
+        case .failed(let e): throw .connection("poll: \(e.text)")
         }
     }
 
     // MARK: - Response parsing
 
-    /// Parses a response; `complete` says whether the whole body is there.
+    /// Parses a whole response, as read up to the end of the connection.
     static func parse(_ raw: [UInt8]) throws(Failure) -> Response {
         try parseWithCompleteness(raw).response
     }
 
+    /// Parses a response; `complete` says whether the whole body is there.
     static func parseWithCompleteness(_ raw: [UInt8]) throws(Failure) -> (response: Response, complete: Bool) {
-        guard let end = raw.firstRange(of: [13, 10, 13, 10]) else {
-            throw raw.isEmpty ? .connection("connection closed without a response") : .protocolError("incomplete response head")
-        }
-        let head = String(decoding: raw[..<end.lowerBound], as: UTF8.self)
-        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
-        let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
-        guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
-            throw .protocolError("not an HTTP/1.x status line: \(statusLine.joined(separator: " ").prefix(60))")
-        }
-        var headers: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        let rest = Array(raw[end.upperBound...])
-        if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
-            var body: [UInt8] = []
-            var i = 0
-            while true {
-                guard let lineEnd = rest[i...].firstRange(of: [13, 10]) else { return (Response(status: status, headers: headers, body: body), false) }
-                let sizeText = String(decoding: rest[i..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
-                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
-                    throw .protocolError("bad chunk size")
-                }
-                let start = lineEnd.upperBound
-                if size == 0 { return (Response(status: status, headers: headers, body: body), true) }
-                guard start + size + 2 <= rest.count else { return (Response(status: status, headers: headers, body: body), false) }
-                body += rest[start..<start + size]
-                i = start + size + 2
-            }
-        }
-        if let lengthText = headers["content-length"], let length = Int(lengthText) {
-            return (Response(status: status, headers: headers, body: Array(rest.prefix(length))), rest.count >= length)
-        }
-        // Neither: the body runs to the end of the connection.
-        return (Response(status: status, headers: headers, body: rest), false)
+        var reader = ResponseReader()
+        try reader.feed(raw)
+        return (try reader.response(), reader.isComplete)
     }
 }
 
-private func errnoText() -> String { String(cString: strerror(errno)) }
+/// One response, fed as it arrives: `HTTPHeadParser` frames it, this keeps
+/// the final (non-1xx) head and its body.
+struct ResponseReader {
+    /// The headers the exporter reads, besides the framing ones the parser keeps anyway.
+    static let keptHeaders = HTTPHead.keptHeaders.union(["retry-after"])
+    /// Larger answers are not what a collector sends.
+    static let maxBytes = 16 << 20
 
-private func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    private var parser = HTTPHeadParser(keptHeaders: keptHeaders)
+    private var received: [UInt8] = []
+    private var head: HTTPHead?
+    private var body: [UInt8] = []
+    /// The final head's message has ended: later bytes are ignored.
+    private(set) var isComplete = false
+
+    mutating func feed(_ bytes: [UInt8]) throws(HTTPClient.Failure) {
+        guard !isComplete else { return }
+        if received.count + bytes.count > Self.maxBytes { throw .protocolError("response larger than 16 MiB") }
+        // Kept only until the head is parsed, for messages about a bad one.
+        if head == nil { received += bytes }
+        var got: [UInt8] = []
+        // Interim (1xx) responses have no body: every body byte is the final response's.
+        let events = parser.feed(bytes) { got += $0 }
+        body += got
+        for event in events {
+            switch event {
+            case .head(let h) where h.isRequest:
+                throw notHTTP()
+            case .head(let h):
+                if h.status >= 200 && head == nil {
+                    head = h
+                    received = []
+                }
+            case .messageEnd:
+                if head != nil { isComplete = true }
+            }
+        }
+        if parser.isNotHTTP { throw notHTTP() }
+        if head != nil && !isComplete && parser.hasLostSync { throw .protocolError("malformed response body framing") }
+    }
+
+    /// The response so far; call it when complete, or once the connection has closed.
+    func response() throws(HTTPClient.Failure) -> HTTPClient.Response {
+        guard let head else {
+            throw received.isEmpty ? .connection("connection closed without a response") : .protocolError("incomplete response head")
+        }
+        return HTTPClient.Response(status: head.status, headers: head.headers, body: body)
+    }
+
+    private func notHTTP() -> HTTPClient.Failure {
+        let line = received.prefix { $0 != 13 && $0 != 10 }.prefix(60)
+        return .protocolError("not an HTTP/1.x status line: \(String(decoding: line, as: UTF8.self))")
+    }
 }

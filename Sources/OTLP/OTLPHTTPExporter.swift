@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 import SwiftProtobuf
 import Tracing
 
@@ -15,7 +16,7 @@ import Tracing
 public final class OTLPHTTPExporter: SpanExporter {
     public let configuration: OTLPHTTPConfiguration
     private let target: HTTPClient.Target?
-    private let closed = Locked(false)
+    private let closed = Mutex(false)
 
     public init(configuration: OTLPHTTPConfiguration) {
         self.configuration = configuration
@@ -67,7 +68,7 @@ public final class OTLPHTTPExporter: SpanExporter {
     private func send(_ target: HTTPClient.Target, headers: [(String, String)], body: [UInt8]) async throws(ExportError) -> HTTPClient.Response {
         let url = configuration.endpoint.absoluteString
         let timeout = configuration.timeout
-        let cancelled = Locked(false)
+        let cancelled = Mutex(false)
         let result: Result<HTTPClient.Response, ExportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {

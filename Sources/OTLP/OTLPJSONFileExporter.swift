@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
+import Synchronization
+import SystemSupport
 import Tracing
 
 /// Writes each batch as one OTLP/JSON `ExportTraceServiceRequest` per line (JSON lines, as the
@@ -14,33 +14,32 @@ public final class OTLPJSONFileExporter: SpanExporter {
     }
 
     public let path: String
-    private let state: Locked<State>
+    private let state: Mutex<State>
 
     /// Opens (creating, and unless `append` truncating) `path`; `-` means standard output.
     public init(path: String, append: Bool = false) throws(ExportError) {
         self.path = path
         if path == "-" {
-            state = Locked(State(fd: 1))
+            state = Mutex(State(fd: 1))
             return
         }
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
         let fd = open(path, flags, 0o644)
         guard fd >= 0 else {
-            throw .permanent(reason: "cannot open \(path) for OTLP JSON: \(String(cString: strerror(errno))); check the directory exists and is writable")
+            throw .permanent(reason: "cannot open \(path) for OTLP JSON: \(Errno.current.text); check the directory exists and is writable")
         }
-        state = Locked(State(fd: fd))
+        state = Mutex(State(fd: fd))
     }
 
     public func export(_ spans: [Span]) async throws {
         guard !spans.isEmpty else { return }
         let line = OTLPJSON.encode(.init(spans: spans)) + "\n"
-        let err: Int32 = state.withLock { s in
-            if s.closed { return -1 }
-            return FileDescriptorWriter.writeAll(fd: s.fd, line)
+        let outcome: Result<Void, ExportError> = state.withLock { s in
+            if s.closed { return .failure(.shutDown) }
+            guard let e = FileDescriptorIO.writeAll(s.fd, line) else { return .success(()) }
+            return .failure(.permanent(reason: "writing \(path): \(e.text); check free space and permissions"))
         }
-        if err == 0 { return }
-        if err == -1 { throw ExportError.shutDown }
-        throw ExportError.permanent(reason: "writing \(path): \(String(cString: strerror(err))); check free space and permissions")
+        try outcome.get()
     }
 
     /// Flushes to disk and closes the file.

@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// Everything that can go wrong while reading objects and processes.
 ///
 /// Every case carries the path, pid or name it is about, and `description`
@@ -33,7 +35,7 @@ public enum SymbolsError: Error, Equatable, Sendable, CustomStringConvertible {
         case .isDirectory(let path):
             return "\(path): is a directory; hint: give the path of an executable or shared library inside it"
         case .io(let path, let operation, let errno):
-            return "\(path): \(operation) failed: \(errnoName(errno)); hint: check that the file is a regular, readable file"
+            return "\(path): \(operation) failed: \(Errno(errno).text); hint: check that the file is a regular, readable file"
         case .emptyFile(let path):
             return "\(path): empty file, not an ELF object; hint: give the path of an executable or shared library"
         case .notELF(let path):
@@ -71,16 +73,3 @@ public enum SymbolsError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
-
-func errnoName(_ code: Int32) -> String {
-    if let s = strerror(code) { return String(cString: s) }
-    return "errno \(code)"
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,11 +1,13 @@
 /// An incremental HTTP/1.x parser for one direction of one connection: feed
 /// it the plaintext in order, split anywhere, and it reports each completed
 /// head and each message end. Bodies are counted through (Content-Length,
-/// chunk sizes), never stored.
+/// chunk sizes), never stored: a caller that wants a body (the OTLP/HTTP
+/// client reading its collector's answer) gets the body bytes passed to it.
 ///
 /// Privacy: only the current partial line is buffered. A header line is
-/// dropped as soon as it is complete unless its name is in
-/// `HTTPHead.keptHeaders`, so credential headers never outlive their line.
+/// dropped as soon as it is complete unless its name is in the kept headers
+/// (`HTTPHead.keptHeaders` unless the caller names others), so credential
+/// headers never outlive their line.
 ///
 /// A stream whose first bytes cannot start an HTTP/1.x request or status line
 /// (SMTP, binary protocols, HTTP/2) is marked `isNotHTTP` at the first byte
@@ -38,6 +40,10 @@ public struct HTTPHeadParser: Sendable {
     }
 
     private var state: State = .startLine
+    /// Set while `.untilNextHead` skips a body that runs to the end of the connection
+    /// (not bytes skipped after lost sync): those bytes are body.
+    private var bodyUntilClose = false
+    private let keptHeaders: Set<String>
     private var line: [UInt8] = []
     private var building: HTTPHead?
     /// For a response stream: whether each request sent so far expects a
@@ -49,7 +55,17 @@ public struct HTTPHeadParser: Sendable {
     /// Number of heads parsed so far.
     public private(set) var headCount = 0
 
-    public init() {}
+    /// `keptHeaders`: lowercased names of the headers a head keeps.
+    public init(keptHeaders: Set<String> = HTTPHead.keptHeaders) {
+        self.keptHeaders = keptHeaders
+    }
+
+    /// True when a framing error lost sync after a head: bytes are skipped
+    /// until a chunk starts with a plausible head.
+    public var hasLostSync: Bool {
+        if case .untilNextHead = state { return !bodyUntilClose }
+        return false
+    }
 
     /// True while part of a head has been seen but not its end.
     public var isInsideHead: Bool {
@@ -69,16 +85,29 @@ public struct HTTPHeadParser: Sendable {
     /// Parses the next bytes of the stream; `missing` more bytes followed
     /// them that were not captured (the capture limit).
     public mutating func feed(_ bytes: [UInt8], missing: Int = 0) -> [Event] {
+        feed(bytes, missing: missing, body: { _ in })
+    }
+
+    /// `feed`, also passing each run of body bytes (chunk data without the
+    /// chunk framing) to `body` in stream order.
+    public mutating func feed(_ bytes: [UInt8], missing: Int = 0, body: (ArraySlice<UInt8>) -> Void) -> [Event] {
         var events: [Event] = []
         if case .untilNextHead = state {
-            guard Self.looksLikeHeadStart(bytes) else { return [] }
+            guard Self.looksLikeHeadStart(bytes) else {
+                if bodyUntilClose { body(bytes[...]) }
+                return []
+            }
             state = .startLine
+            bodyUntilClose = false
             line.removeAll(keepingCapacity: true)
         }
         var i = 0
         loop: while i < bytes.count {
             switch state {
-            case .ignoring, .untilNextHead:
+            case .ignoring:
+                return events
+            case .untilNextHead:
+                if bodyUntilClose { body(bytes[i...]) }
                 return events
             case .startLine, .headers, .chunkSize, .chunkDataEnd, .trailer:
                 let lf = bytes[i...].firstIndex(of: 10)
@@ -100,6 +129,7 @@ public struct HTTPHeadParser: Sendable {
                 lineDone(complete, &events)
             case .body(let remaining):
                 let take = min(remaining, bytes.count - i)
+                body(bytes[i..<i + take])
                 i += take
                 if take == remaining {
                     state = .startLine
@@ -109,6 +139,7 @@ public struct HTTPHeadParser: Sendable {
                 }
             case .chunkData(let remaining):
                 let take = min(remaining, bytes.count - i)
+                body(bytes[i..<i + take])
                 i += take
                 state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
             }
@@ -133,7 +164,7 @@ public struct HTTPHeadParser: Sendable {
             guard let colon = l.firstIndex(of: 58), colon > 0,
                   !l[..<colon].contains(where: { $0 <= 32 || $0 >= 127 }) else { return fail() }
             let name = String(decoding: l[..<colon], as: UTF8.self).lowercased()
-            guard HTTPHead.keptHeaders.contains(name) else { return }
+            guard keptHeaders.contains(name) else { return }
             let value = trimOWS(String(decoding: l[(colon + 1)...], as: UTF8.self))
             if let old = head.headers[name] {
                 if name == "content-length" {
@@ -197,7 +228,9 @@ public struct HTTPHeadParser: Sendable {
             state = head.status == 101 ? .ignoring : .startLine
         case .length(let n): state = .body(remaining: n)
         case .chunked: state = .chunkSize
-        case .untilClose: state = .untilNextHead
+        case .untilClose:
+            state = .untilNextHead
+            bodyUntilClose = true
         }
     }
 
@@ -219,12 +252,14 @@ public struct HTTPHeadParser: Sendable {
             line.removeAll(keepingCapacity: true)
             building = nil
             state = .untilNextHead
+            bodyUntilClose = false
         }
     }
 
     private mutating func fail() {
         line.removeAll(keepingCapacity: false)
         building = nil
+        bodyUntilClose = false
         if headCount == 0 {
             isNotHTTP = true
             state = .ignoring

@@ -246,7 +246,8 @@ import Testing
         let summary = tracer.waitForStderr(" spans (")
         let shutdown = Date().timeIntervalSince(interrupted)
         print("SIGINT with a hanging collector: summary after \(shutdown) s")
-        #expect(shutdown < 7, "the 5 s shutdown timeout bounds the wait for the collector")
+        // The collector never answers: without the timeout the summary would never come.
+        #expect(shutdown < 10, "the 5 s shutdown timeout bounds the wait for the collector")
         let (status, stderr) = tracer.waitForExit()
         #expect(status == 0, "\(stderr)")
         #expect(summary.contains("uprobe-trace: 5 spans (exported 5 to otlp-json, 3 to otlp-http http://127.0.0.1:\(port)/v1/traces), 2 spans dropped, events lost in the kernel: go_http 0"), "\(stderr)")
@@ -282,10 +283,12 @@ import Testing
         let took = Date().timeIntervalSince(second)
         print("second SIGINT: the tool was gone \(took) s later")
         #expect(tracer.process.terminationReason == .uncaughtSignal && status == SIGINT, "\(stderr)")
-        // The graceful path would wait out the 5 s shutdown timeout, then detach. Most of
-        // `took` is the kernel removing the 34 uprobes as the dead process's files close
-        // (~0.15 s each, as in a normal detach).
-        #expect(took < 7, "the second SIGINT cut the shutdown short")
+        // The graceful path would wait out the 5 s shutdown timeout, print its summary and
+        // exit 0 after detaching: killed by the signal with no summary, it was cut short.
+        #expect(!stderr.contains(" spans ("), "no summary: the shutdown did not finish: \(stderr)")
+        // Most of `took` is the kernel removing the 34 uprobes as the dead process's files
+        // close (~0.15 s each here, more on a loaded machine); the bound only says it ended.
+        #expect(took < 20, "the tool ended after the second SIGINT")
         try footprint.expectReleased(traced: [server.pid])
     }
 }

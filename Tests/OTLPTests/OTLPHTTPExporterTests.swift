@@ -137,5 +137,19 @@ import Tracing
         #expect(chunked.complete && chunked.response.body == Array("abcde".utf8))
         #expect(throws: HTTPClient.Failure.self) { try HTTPClient.parse(Array("SSH-2.0-OpenSSH\r\n\r\n".utf8)) }
         #expect(throws: HTTPClient.Failure.connection("connection closed without a response")) { try HTTPClient.parse([]) }
+        // The framing is HTTPHeadParser's: interim 1xx heads, bodies to the end, bad chunks, a request instead.
+        let interim = try HTTPClient.parseWithCompleteness(Array("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8))
+        #expect(interim.complete && interim.response.status == 200 && interim.response.body == Array("ok".utf8))
+        let toClose = try HTTPClient.parseWithCompleteness(Array("HTTP/1.0 400 Bad Request\r\n\r\nbad span".utf8))
+        #expect(!toClose.complete && toClose.response.status == 400 && toClose.response.body == Array("bad span".utf8))
+        #expect(throws: HTTPClient.Failure.protocolError("malformed response body framing")) {
+            try HTTPClient.parse(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8))
+        }
+        #expect(throws: HTTPClient.Failure.protocolError("not an HTTP/1.x status line: GET / HTTP/1.1")) {
+            try HTTPClient.parse(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        }
+        #expect(throws: HTTPClient.Failure.protocolError("incomplete response head")) {
+            try HTTPClient.parse(Array("HTTP/1.1 200 OK\r\nContent-Le".utf8))
+        }
     }
 }

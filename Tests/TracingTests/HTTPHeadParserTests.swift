@@ -189,6 +189,42 @@ import Testing
         #expect(Self.heads(p.feed(Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8))).count == 1)
     }
 
+    @Test func bodyBytesReachTheCallerSplitAtEveryByte() {
+        let cases: [(String, String)] = [
+            (String(decoding: Self.response, as: UTF8.self), "not found\n"),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n", "abcde"),
+            ("HTTP/1.1 200 OK\r\n\r\nto the end", "to the end"),
+        ]
+        for (text, want) in cases {
+            let bytes = Array(text.utf8)
+            for cut in 0...bytes.count {
+                var p = HTTPHeadParser()
+                var body: [UInt8] = []
+                _ = p.feed(Array(bytes[..<cut])) { body += $0 }
+                _ = p.feed(Array(bytes[cut...])) { body += $0 }
+                #expect(String(decoding: body, as: UTF8.self) == want, "cut \(cut) of \(text)")
+            }
+        }
+    }
+
+    @Test func keptHeadersCanBeWidened() {
+        let text = Array("HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nAuthorization: x\r\nContent-Length: 0\r\n\r\n".utf8)
+        var plain = HTTPHeadParser()
+        #expect(Self.heads(plain.feed(text)).first?.header("retry-after") == nil)
+        var widened = HTTPHeadParser(keptHeaders: HTTPHead.keptHeaders.union(["retry-after"]))
+        let head = Self.heads(widened.feed(text)).first
+        #expect(head?.header("retry-after") == "2" && head?.header("authorization") == nil)
+    }
+
+    @Test func lostSyncIsNotABodyToTheEnd() {
+        var lost = HTTPHeadParser()
+        _ = lost.feed(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8))
+        #expect(lost.hasLostSync)
+        var open = HTTPHeadParser()
+        _ = open.feed(Array("HTTP/1.1 200 OK\r\n\r\nbody".utf8))
+        #expect(!open.hasLostSync)
+    }
+
     @Test func overlongLinesAreRejected() {
         var p = HTTPHeadParser()
         let long = "GET /" + String(repeating: "a", count: HTTPHeadParser.maxLineBytes) + " HTTP/1.1\r\n\r\n"

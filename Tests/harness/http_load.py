@@ -6,7 +6,9 @@ client saw and what the handler measured about itself.
 Usage: http_load.py HOST:PORT CONCURRENCY < plan
 The plan has one request target per line (e.g. "/sleep?ms=5&id=17").
 Output lines: {"target", "status" (0 = connection closed, e.g. a panic),
-"handler_ns" (X-Handler-Ns or null), "body_sha" (sha256 of the body)}.
+"handler_ns" (X-Handler-Ns or null), "body_sha" (sha256 of the body),
+"client_ns" (from just before the request is sent to the last body byte
+read: every server-side span of the request lies inside it)}.
 """
 import hashlib
 import http.client
@@ -14,6 +16,7 @@ import json
 import queue
 import sys
 import threading
+import time
 
 
 def worker(addr, jobs, results):
@@ -23,18 +26,21 @@ def worker(addr, jobs, results):
         if target is None:
             return
         try:
+            t0 = time.monotonic_ns()
             conn.request("GET", target)
             resp = conn.getresponse()
             body = resp.read()
+            client_ns = time.monotonic_ns() - t0
             headers = {k.lower(): v for k, v in resp.getheaders() if k.lower() not in ("date", "x-handler-ns")}
             results.put({"target": target, "status": resp.status,
                          "handler_ns": int(resp.getheader("X-Handler-Ns")) if resp.getheader("X-Handler-Ns") else None,
                          "body_sha": hashlib.sha256(body).hexdigest(),
-                         "headers": headers})
+                         "headers": headers, "client_ns": client_ns})
         except (http.client.HTTPException, ConnectionError, OSError):
             conn.close()
             conn = http.client.HTTPConnection(addr, timeout=10)
-            results.put({"target": target, "status": 0, "handler_ns": None, "body_sha": None, "headers": {}})
+            results.put({"target": target, "status": 0, "handler_ns": None, "body_sha": None, "headers": {},
+                         "client_ns": None})
 
 
 def main():
