@@ -1,3 +1,4 @@
+import SystemSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -80,22 +81,11 @@ public struct Capabilities: Sendable {
 }
 
 /// Reads small procfs/sysfs files, whose size stat() reports as 0 or 4096.
-enum SmallFile {
+public enum SmallFile {
     /// The whole file as text, nil if it cannot be opened or read (`open`/`read`, EINTR retried).
-    static func text(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: out, as: UTF8.self)
+    public static func text(_ path: String) -> String? {
+        guard case .success(let bytes) = FileDescriptorIO.readFile(path, chunkSize: 16 * 1024) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -154,7 +154,7 @@ struct Doctor {
         let (ring, permission) = kernel.bpf()
         let multi = KernelFeatures.uprobeMulti
         return [kernel.kernel(), kernel.btf(), pmu.check, ring, permission,
-                kernel.uprobePermission(pmuType: pmu.type, uprobeMulti: multi), kernel.uprobeMultiCheck(multi),
+                kernel.uprobePermission(pmuType: pmu.type, uprobeMulti: multi), kernel.uprobeMultiCheck(multi), ProbeCostCheck.doctorCheck(),
                 lockdown(), tracefs(), perfEventParanoid(), capabilities(), memlock()]
     }
 
@@ -242,21 +242,7 @@ struct Doctor {
     }
 
     /// A small file (sysfs, procfs) as text, nil if it cannot be read.
-    static func text(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func text(_ path: String) -> String? { SmallFile.text(path) }
 
 }
 

@@ -1,3 +1,4 @@
+import SystemSupport
 import Tracing
 
 #if canImport(Glibc)
@@ -74,12 +75,8 @@ enum Signals {
     /// Alive and not a zombie.
     static func isAlive(_ pid: Int32) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        let fd = open("/proc/\(pid)/stat", O_RDONLY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 512)
-        let n = read(fd, &buf, buf.count)
-        guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")), close + 2 < n else { return true }
-        return buf[close + 2] != UInt8(ascii: "Z")
+        // Unreadable: gone; unparsable: alive.
+        guard case .success(let bytes) = FileDescriptorIO.readFile("/proc/\(pid)/stat", chunkSize: 1024) else { return false }
+        return !(ProcStat(parsing: bytes)?.isZombie ?? false)
     }
 }

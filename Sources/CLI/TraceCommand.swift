@@ -2,6 +2,7 @@ import ArgumentParser
 import Attach
 import Families
 import Symbols
+import SystemSupport
 import Tracing
 
 #if canImport(Glibc)
@@ -90,7 +91,7 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("ring-buffer-size"), help: ArgumentHelp("Bytes of the kernel ring buffer all probe families share: a power of two, at least the page size (default 4194304). Raise it when events are lost in the kernel.", valueName: "bytes"))
     var ringBufferSize: UInt32?
 
-    var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) } }
+    var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { parseProcessID(String($0).trimmingCharacters(in: .whitespaces)) } }
 
     var options: TraceOptions { TraceOptions(captureBytes: captureBytes, sqlLiterals: sqlLiterals) }
 

@@ -5,7 +5,7 @@ import Testing
 /// private mount namespace where tracefs is gone and securityfs is mounted.
 @Suite struct DoctorTests {
     static let allChecks = ["kernel", "btf", "uprobe_pmu", "ring_buffer", "bpf_permission", "uprobe_permission",
-                            "uprobe_multi", "lockdown", "tracefs", "perf_event_paranoid", "capabilities", "memlock"]
+                            "uprobe_multi", "probe_cost", "lockdown", "tracefs", "perf_event_paranoid", "capabilities", "memlock"]
     /// Without any of these ok, nothing can be traced.
     static let essential = ["kernel", "uprobe_pmu", "ring_buffer", "bpf_permission", "uprobe_permission", "capabilities"]
 
