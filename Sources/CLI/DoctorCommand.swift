@@ -47,6 +47,12 @@ struct DoctorCommand: ParsableCommand {
                              ~150 ms per probe; CAP_BPF and CAP_PERFMON suffice);
                              else one perf uprobe per site, and why.
                              UPROBE_TRACE_NO_UPROBE_MULTI=1 forces perf uprobes.
+        probe_cost           what one uprobe hit costs here, measured on two
+                             functions of this binary: one starting with an
+                             instruction the kernel emulates (push %rbp), one
+                             with an instruction it must single-step (sub); under
+                             KVM the second is 10-30x dearer. Probes on hot
+                             paths sit on emulated instructions where they can.
         lockdown             /sys/kernel/security/lockdown. "integrity" forbids
                              bpf_probe_write_user (never used here);
                              "confidentiality" also forbids bpf_probe_read_kernel,

@@ -18,6 +18,7 @@ struct TraceCommand: ParsableCommand {
         abstract: "Trace running programs and print or export OpenTelemetry spans (the default command).",
         discussion: """
         Examples:
+          uprobe-trace --pid 1234                           # every probe family that applies to pid 1234
           uprobe-trace --pid 1234 --go-http                 # spans of a running Go server, one line each
           uprobe-trace --ssl                                # HTTP over the host's libssl.so.3, every process
           uprobe-trace --ssl --pid 4321                     # only the libssl that pid 4321 maps
@@ -26,6 +27,11 @@ struct TraceCommand: ParsableCommand {
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
           uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
           uprobe-trace --pid 1234 --go-http --metrics-addr 127.0.0.1:9464 --ring-buffer-size 16777216
+
+        With --pid and no family flag, each family is tried on the process
+        (go-http: a Go program with net/http; ssl: it maps libssl; mysql: it
+        maps libmariadb/libmysqlclient); stderr says which applied and why the
+        others were skipped. Naming families narrows the choice.
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
