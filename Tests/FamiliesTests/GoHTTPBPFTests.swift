@@ -123,12 +123,12 @@ import TraceEvents
         let clock = ContinuousClock()
         let start = clock.now
         var left = try bpftoolProgramIDs()
-        while !left.isDisjoint(with: ids), clock.now - start < .seconds(2) {
+        while !left.isDisjoint(with: ids), clock.now - start < .seconds(10) {
             Thread.sleep(forTimeInterval: 0.01)
             left = try bpftoolProgramIDs()
         }
         print("programs unloaded \(clock.now - start) after detach (\(probes.object.attachMode) mode)")
-        #expect(left.isDisjoint(with: ids), "programs still loaded 2 s after detach: \(left.intersection(ids))")
+        #expect(left.isDisjoint(with: ids), "programs still loaded 10 s after detach: \(left.intersection(ids))")
     }
 
     @Test("BPF root: Go client spans, attached to the file for every process")

@@ -64,10 +64,18 @@ import Testing
     }
 
     /// BPF link file descriptors this process holds (`anon_inode:bpf_link`).
-    func linkFDs() -> Int {
+    /// Kernel ids of the BPF links this process holds now (`link_id` in
+    /// /proc/self/fdinfo). Ids are never reused, unlike fd numbers, so suites
+    /// running in parallel in this process cannot disturb a comparison.
+    func linkIDs() -> Set<Int> {
         let dir = "/proc/self/fd"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")) == "anon_inode:bpf_link" }.count
+        return Set(names.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")) == "anon_inode:bpf_link" }
+            .compactMap { fd -> Int? in
+                guard let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8),
+                      let line = info.split(separator: "\n").first(where: { $0.hasPrefix("link_id:") }) else { return nil }
+                return Int(line.dropFirst("link_id:".count).trimmingCharacters(in: .whitespaces))
+            })
     }
 
     /// A fixture-pie child with its stdin and stdout as pipes.
@@ -101,12 +109,13 @@ import Testing
         let (child, stdin, stdout) = try startFixture(["--loop"])
         defer { if child.isRunning { child.terminate() } }
 
-        let before = linkFDs()
+        let before = linkIDs()
         try object.attachUprobes(program: BPFProgramName("count_site"), path: path, offsets: offsets, cookies: [0, 1, 2, 3], pid: child.processIdentifier)
         try object.attachUprobes(program: BPFProgramName("count_site"), path: path, offsets: [offsets[0]], cookies: [10],
                                  pid: child.processIdentifier, retprobe: true)
         #expect(object.attachedCount == 5)
-        if mode == .multi { #expect(linkFDs() - before == 2, "one uprobe_multi link per attachUprobes call") }
+        let ours = linkIDs().subtracting(before)
+        if mode == .multi { #expect(ours.count == 2, "one uprobe_multi link per attachUprobes call") }
 
         let lines = 7
         for i in 0..<lines { stdin.write(Data("line \(i)\n".utf8)) }
@@ -122,7 +131,7 @@ import Testing
         #expect(counted == [0: UInt64(lines), 1: 1, 2: 1, 3: 1, 10: UInt64(lines)], "\(mode): \(counted)")
 
         object.detach()
-        #expect(linkFDs() == before)
+        #expect(linkIDs().isDisjoint(with: ours))
         #expect(object.attachedCount == 0)
     }
 
@@ -137,9 +146,15 @@ import Testing
             try? stdin.close()
             child.waitUntilExit()
         }
-        let maps = try String(contentsOfFile: "/proc/\(child.processIdentifier)/maps", encoding: .utf8)
-        let libc = try #require(maps.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last }
-            .first { $0.hasPrefix("/") && $0.contains("/libc.so") }).description
+        // The child maps libc once ld.so has run: wait for it rather than race it.
+        var found: String?
+        for _ in 0..<200 where found == nil {
+            let maps = (try? String(contentsOfFile: "/proc/\(child.processIdentifier)/maps", encoding: .utf8)) ?? ""
+            found = maps.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last }
+                .first { $0.hasPrefix("/") && $0.contains("/libc.so") }.map(String.init)
+            if found == nil { usleep(10_000) }
+        }
+        let libc = try #require(found, "fixture-pie never mapped libc")
         let elf = try ELFFile(path: libc)
         var seen = Set<UInt64>()
         let offsets = try elf.symbols()
