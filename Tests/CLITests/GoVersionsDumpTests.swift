@@ -5,12 +5,7 @@ import Testing
 /// whether each table offset was verified against a real build, Go versions the table
 /// does not know, and the external-link builds whose text start only the module data gives.
 @Suite struct GoVersionsDumpTests {
-    static func matrix(_ minor: String, _ variant: String) -> String? {
-        let path = Repo.bin.appendingPathComponent("go\(minor)/\(variant)/go-server").path
-        guard requireFixtures(), require(FileManager.default.fileExists(atPath: path),
-                                          "\(path) not built (run bash scripts/setup.sh, then testdata/build.sh)") else { return nil }
-        return path
-    }
+    static func matrix(_ minor: String, _ variant: String) -> String? { GoMatrixFixtures.require(minor, variant) }
 
     /// A copy of `path` whose build info says `to` instead of `from` (same length).
     static func relabel(_ path: String, from: String, to: String) throws -> String {

@@ -125,7 +125,8 @@ import Testing
                 let f = try #require(table.function(named: probed), "\(t) \(variant): \(probed)")
                 let head = Array(try #require(elf.bytes(atVirtualAddress: f.entry, count: 16)))
                 #expect(Self.startsWithStackCheck(head), "\(t) \(variant) \(probed): \(head.map { String($0, radix: 16) })")
-                _ = try returnSites(in: elf, function: f.entry, end: f.end, name: f.name)
+                let rets = try returnSites(in: elf, function: f.entry, end: f.end, name: f.name)
+                print("go-matrix \(t) \(variant) go-\(program): text 0x\(String(table.textStart, radix: 16)) from \(table.textStartSource), \(probed) at file offset 0x\(String(f.fileOffset, radix: 16)), \(rets.count) RET")
             }
         }
     }
