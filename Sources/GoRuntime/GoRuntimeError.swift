@@ -46,7 +46,7 @@ public enum GoRuntimeError: Error, Equatable, Sendable, CustomStringConvertible 
             let known = GoOffsetTable.supportedMinors
             let range = "Go 1.\(known.lowerBound) to 1.\(known.upperBound)"
             if let minor = GoVersion.minor(of: version), minor > known.upperBound {
-                return "\(path): built by \(version), newer than the \(range) whose struct offsets uprobe-trace knows, and without DWARF (needed for \(field)); hint: rebuild keeping DWARF (no -w in -ldflags), or upgrade uprobe-trace to one that knows Go 1.\(minor)"
+                return "\(path): built by \(version), newer than the \(range) whose struct offsets uprobe-trace knows, and no DWARF gives \(field); hint: rebuild keeping DWARF (no -w in -ldflags), or upgrade uprobe-trace to one that knows Go 1.\(minor)"
             }
             if let minor = GoVersion.minor(of: version), minor < known.lowerBound {
                 return "\(path): built by \(version), older than Go 1.\(known.lowerBound) (the register ABI the Go probes read); hint: rebuild the program with Go 1.\(known.lowerBound) or newer"
