@@ -11,7 +11,7 @@
 #   cgo-pie-stripped  the same with -buildmode=pie                (newest Go only)
 #
 # Incremental twice over: GOCACHE is outside the clone, and each linked binary is kept
-# in $CACHE/fixtures/<hash of toolchain, variant, sources> and hard-linked into bin/,
+# in $CACHE/fixtures/<hash of toolchain, variant, sources> and copied into bin/,
 # so a fresh clone on a machine that built the same sources before links nothing.
 # Prints one line per toolchain with its time. Called by build.sh.
 set -euo pipefail
@@ -57,7 +57,9 @@ build_one() { # build_one MINOR GOROOT VARIANT PROG
     mv "$kept.tmp" "$kept"
   fi
   rm -f "$dest"
-  ln "$kept" "$dest" 2>/dev/null || cp "$kept" "$dest"
+  # A copy, not a hard link: a uprobe attached to a file (no --pid) fires in every
+  # process of that inode, so two clones must not share one.
+  cp "$kept" "$dest"
   echo "$key" >"$dest.key"
 }
 
