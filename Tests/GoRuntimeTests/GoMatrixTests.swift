@@ -6,7 +6,9 @@ import Testing
 /// Every toolchain of the fixture matrix (GoMatrix), checked against that
 /// toolchain's own ground truth: DWARF for struct offsets, `go tool nm` for the
 /// function table, `objdump -d` for RET sites, `runtime.text` for the text start.
-@Suite struct GoMatrixTests {
+/// Serialized: one fixture at a time keeps this suite to about one core, so the
+/// process-driving suites that `make test` runs beside it keep theirs.
+@Suite(.serialized) struct GoMatrixTests {
     /// Fields a program has no DWARF for, because the linker dropped the code that
     /// uses them (a server makes no client requests).
     static let absentFrom: [String: Set<String>] = [
