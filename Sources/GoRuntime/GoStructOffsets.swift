@@ -77,6 +77,16 @@ public struct ResolvedOffset: Sendable, Equatable {
     public let source: OffsetSource
     /// For `.dwarf`, the binary path; for `.table`, the Go source the entry was computed from.
     public let provenance: String
+    /// For `.table`: the row was compared with the DWARF of a real build of this Go
+    /// minor version (`GoOffsetTable.verifiedMinors`). Always true for `.dwarf`.
+    public let verified: Bool
+
+    public init(offset: Int, source: OffsetSource, provenance: String, verified: Bool? = nil) {
+        self.offset = offset
+        self.source = source
+        self.provenance = provenance
+        self.verified = verified ?? (source == .dwarf)
+    }
 }
 
 /// Byte offsets of the struct fields the Go probes read, for one binary.
@@ -89,10 +99,14 @@ public struct ResolvedOffset: Sendable, Equatable {
 public struct GoStructOffsets: Sendable {
     public let goVersion: String
     public let fields: [GoField: ResolvedOffset]
+    /// Set when the binary's Go is newer than the table knows and DWARF gave the
+    /// offsets: it works, but the probes assume that Go kept the functions they hook.
+    public let note: String?
 
-    public init(goVersion: String, fields: [GoField: ResolvedOffset]) {
+    public init(goVersion: String, fields: [GoField: ResolvedOffset], note: String? = nil) {
         self.goVersion = goVersion
         self.fields = fields
+        self.note = note
     }
 
     /// The offset of `field`, or nil if the binary does not contain its struct at all
@@ -131,13 +145,18 @@ public struct GoStructOffsets: Sendable {
                 continue
             }
             if let minor, let entry = GoOffsetTable.entry(for: field, goMinor: minor) {
-                resolved[field] = ResolvedOffset(offset: entry.offset, source: .table, provenance: entry.provenance)
+                resolved[field] = ResolvedOffset(offset: entry.offset, source: .table, provenance: entry.provenance,
+                                                 verified: GoOffsetTable.verifiedMinors.contains(minor))
                 continue
             }
             if dwarf != nil { continue }
             throw .unknownGoVersion(path: path, version: goVersion, field: field.description)
         }
-        return GoStructOffsets(goVersion: goVersion, fields: resolved)
+        var note: String?
+        if let minor, minor > GoOffsetTable.supportedMinors.upperBound, resolved.values.contains(where: { $0.source == .dwarf }) {
+            note = "\(goVersion) is newer than the Go versions uprobe-trace was tested with (up to 1.\(GoOffsetTable.supportedMinors.upperBound)): struct offsets come from this binary's DWARF; the hooked functions are assumed unchanged"
+        }
+        return GoStructOffsets(goVersion: goVersion, fields: resolved, note: note)
     }
 
     /// Reads DWARF from `path` (if it has any) in one pass and resolves `wanted`.

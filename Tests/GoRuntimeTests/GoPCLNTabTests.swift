@@ -169,7 +169,8 @@ import Testing
     }
 
     /// Without section headers: the table is found by scanning; Go 1.26-style
-    /// textStart = 0 is resolved from runtime.text, .text or the entry point.
+    /// textStart = 0 is resolved from the runtime's module data (GoModuleData),
+    /// with and without section headers.
     @Test(arguments: ["go-server", "go-server-stripped", "go-server-pie"])
     func fallbacks(_ name: String) throws {
         guard GoFixtures.available() else { return }
@@ -186,12 +187,30 @@ import Testing
         let pcln = try #require(elf.section(named: ".gopclntab") ?? elf.section(named: ".data.rel.ro.gopclntab"))
         var zeroed = original
         for i in 0..<8 { zeroed[Int(pcln.offset) + 24 + i] = 0 }
-        let viaText = try GoFunctionTable.load(from: ELFFile(bytes: zeroed))
-        #expect(viaText.functions == reference.functions)
-        #expect(viaText.textStart == 0x401000)
-        let viaEntry = try GoFunctionTable.load(from: ELFFile(bytes: GoFixtures.withoutSectionHeaders(zeroed)))
-        #expect(viaEntry.source == "scan")
-        #expect(viaEntry.functions == reference.functions)
+        let viaModuleData = try GoFunctionTable.load(from: ELFFile(bytes: zeroed))
+        #expect(viaModuleData.functions == reference.functions)
+        #expect(viaModuleData.textStart == 0x401000)
+        #expect(viaModuleData.textStartSource.hasPrefix("module data at 0x"))
+        let bareZeroed = try GoFunctionTable.load(from: ELFFile(bytes: GoFixtures.withoutSectionHeaders(zeroed)))
+        #expect(bareZeroed.source == "scan")
+        #expect(bareZeroed.functions == reference.functions)
+        // The module data's pclntab pointer zeroed: in PIE the R_X86_64_RELATIVE addend
+        // for that word still names it; otherwise the base is unknown, which is an
+        // error, not a guess from .text or the entry point.
+        let md = try #require(viaModuleData.textStartSource.split(separator: " ").last.flatMap { UInt64($0.dropFirst(2), radix: 16) })
+        let mdOffset = try #require(elf.fileOffset(forVirtualAddress: md))
+        var noModuleData = zeroed
+        for i in 0..<8 { noModuleData[Int(mdOffset) + i] = 0 }
+        if elf.header.type == 3 {
+            #expect(try GoFunctionTable.load(from: ELFFile(bytes: noModuleData)).functions == reference.functions)
+        } else {
+            do {
+                _ = try GoFunctionTable.load(from: ELFFile(bytes: noModuleData))
+                Issue.record("\(name): loaded without module data")
+            } catch {
+                #expect("\(error)".contains("cannot establish where the Go text starts"), "\(error)")
+            }
+        }
         // The bytes-level parser refuses to guess.
         #expect(throws: GoRuntimeError.self) { try GoPCLNTab.parse(Array(try elf.rawData(pcln)).withZeroTextStart()) }
     }

@@ -66,8 +66,8 @@ private let fixtureGoVersion = "go1.19.8"
     }
 
     @Test func unknownVersionWithoutDWARFThrows() {
-        #expect(throws: GoRuntimeError.unknownGoVersion(path: "/bin/app", version: "go1.27.0", field: "net/http.Request.Method")) {
-            _ = try GoStructOffsets.resolve(goVersion: "go1.27.0", dwarf: nil, path: "/bin/app")
+        #expect(throws: GoRuntimeError.unknownGoVersion(path: "/bin/app", version: "go1.28.0", field: "net/http.Request.Method")) {
+            _ = try GoStructOffsets.resolve(goVersion: "go1.28.0", dwarf: nil, path: "/bin/app")
         }
         #expect(throws: GoRuntimeError.self) {
             _ = try GoStructOffsets.resolve(goVersion: "go1.16.15", dwarf: nil, path: "/bin/app")
@@ -80,7 +80,7 @@ private let fixtureGoVersion = "go1.19.8"
                 DWARFMember(name: "goid", offset: 168, size: 8, typeName: "uint64"),
             ]),
         ], subprograms: [:])
-        let offsets = try? GoStructOffsets.resolve(goVersion: "go1.27.0", dwarf: dwarf, fields: [.goroutineID, .requestMethod])
+        let offsets = try? GoStructOffsets.resolve(goVersion: "go1.28.0", dwarf: dwarf, fields: [.goroutineID, .requestMethod])
         #expect(offsets?.offset(of: .goroutineID) == ResolvedOffset(offset: 168, source: .dwarf, provenance: "DWARF of /bin/app"))
         // Not in DWARF (program does not use it) and not in the table: left out, not an error.
         #expect(offsets?.offset(of: .requestMethod) == nil)
@@ -95,7 +95,7 @@ private let fixtureGoVersion = "go1.19.8"
         }
     }
 
-    @Test(arguments: 17...26)
+    @Test(arguments: 17...27)
     func tableCoversEveryFieldForEverySupportedVersion(minor: Int) {
         for field in GoField.all {
             let matches = GoOffsetTable.entries.filter { $0.field == field && $0.goMinors.contains(minor) }
