@@ -193,6 +193,7 @@ struct TraceCommand: ParsableCommand {
                         target = .process(pid)
                     }
                     for plan in try planner.plans(for: target) where plan.request.object.name == GoHTTPFamily.name || planner.autoDetect {
+                        if let pid = plan.request.pid { session.detach(family: plan.request.object.name, pid: pid) }
                         resources.update(plan)
                         try session.attach(plan)
                     }

@@ -35,6 +35,18 @@ final class TraceSession: Sendable {
     }
 
     var attached: [AttachedProbes] { attachedList.withLock { $0 } }
+
+    /// Detaches and forgets the probes of `family` placed for process `pid`:
+    /// after an exec they are stale (and with uprobe_multi links, which follow a
+    /// pid into a new image of the same file, they would count requests twice).
+    func detach(family: String, pid: Int32) {
+        let stale = attachedList.withLock { list in
+            let (gone, kept) = (list.filter { $0.name == family && $0.request.pid == pid }, list.filter { !($0.name == family && $0.request.pid == pid) })
+            list = kept
+            return gone
+        }
+        for p in stale { p.detach() }
+    }
     var probeCount: Int { attached.reduce(0) { $0 + $1.probeCount } }
 
     func startReading() { reader.start() }
