@@ -42,7 +42,8 @@ public struct FamilyPlanner: Sendable {
 
     /// The plans for all targets (processes, then executables; with no process,
     /// the library families probe their library file for every process).
-    /// `decisions` receives what auto-detection chose and skipped, per pid.
+    /// `decisions` receives what auto-detection chose and skipped, per pid
+    /// (when nothing applies, the error says why instead).
     public func plans(pids: [Int32], executables: [String], decisions: (([Decision]) -> Void)? = nil) throws -> [FamilyPlan] {
         var plans: [FamilyPlan] = []
         for pid in pids { plans += try self.plans(for: .process(pid), decisions: decisions) }
@@ -79,12 +80,12 @@ public struct FamilyPlanner: Sendable {
                 made.append(Decision(family: flag, pid: pid, skipped: (error as? FamilyError)?.reason ?? "\(error)"))
             }
         }
-        decisions?(made)
         guard !plans.isEmpty else {
             let reasons = made.map { "\($0.family): \($0.skipped ?? "")" }.joined(separator: "; ")
             throw FamilyError.notApplicable(family: "", reason: "pid \(pid): nothing to trace (\(reasons))",
                                             hint: "uprobe-trace traces \(ProbeFamilies.all.map { $0.traces }.joined(separator: ", ")); name a library with --ssl PATH or --mysql PATH if the process loads it under another name")
         }
+        decisions?(made)
         return plans
     }
 
