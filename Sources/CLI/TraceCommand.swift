@@ -180,27 +180,7 @@ struct TraceCommand: ParsableCommand {
 
         let reason = Signals.wait(until: duration.map { BootClock.bootNanos() + UInt64($0 * 1e9) }, pids: pids) {
             // Uprobes belong to inodes: a new file at an --exe path, or a new program in a --pid, gets its own probes.
-            for change in watch.changes() {
-                do {
-                    let target: TraceTarget
-                    switch change {
-                    case .replaced(let path):
-                        Log.write("uprobe-trace: \(path) was replaced on disk; processes running the old file stay traced, attaching to the new one\n")
-                        target = .executable(path)
-                    case .exec(let pid):
-                        let program = (try? ProcessImage(pid: pid).mainExecutable) ?? nil
-                        Log.write("uprobe-trace: pid \(pid) exec'd \(program ?? "a program"); uprobes do not follow a pid into its new image, attaching again\n")
-                        target = .process(pid)
-                    }
-                    for plan in try planner.plans(for: target) where plan.request.object.name == GoHTTPFamily.name || planner.autoDetect {
-                        if let pid = plan.request.pid { session.detach(family: plan.request.object.name, pid: pid) }
-                        resources.update(plan)
-                        try session.attach(plan)
-                    }
-                } catch {
-                    Log.note("\(error) (not traced; the tool keeps running)")
-                }
-            }
+            for change in watch.changes() { session.reattach(after: change, planner: planner, resources: resources) }
         }
         if case .processesExited(let gone) = reason {
             Log.write("uprobe-trace: traced process\(gone.count > 1 ? "es" : "") \(gone.map(String.init).joined(separator: ", ")) exited\n")

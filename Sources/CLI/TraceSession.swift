@@ -1,5 +1,6 @@
 import Attach
 import Families
+import Symbols
 import Synchronization
 import TraceEvents
 import Tracing
@@ -35,6 +36,32 @@ final class TraceSession: Sendable {
     }
 
     var attached: [AttachedProbes] { attachedList.withLock { $0 } }
+
+    /// Attaches again after `change`: the new file at an --exe path, or the new
+    /// program of a --pid (whose stale probes go first). A failure is reported
+    /// and the session goes on.
+    func reattach(after change: ExecutableWatch.Change, planner: FamilyPlanner, resources: ResourceCache) {
+        do {
+            let target: TraceTarget
+            switch change {
+            case .replaced(let path):
+                Log.write("uprobe-trace: \(path) was replaced on disk; processes running the old file stay traced, attaching to the new one\n")
+                target = .executable(path)
+            case .exec(let pid):
+                let program = (try? ProcessImage(pid: pid).mainExecutable) ?? nil
+                Log.write("uprobe-trace: pid \(pid) exec'd \(program ?? "a program"); uprobes do not follow a pid into its new image, attaching again\n")
+                target = .process(pid)
+            }
+            // Per-program families follow the program; library families stay on their library file.
+            for plan in try planner.plans(for: target) where plan.request.object.name == GoHTTPFamily.name || planner.autoDetect {
+                if let pid = plan.request.pid { detach(family: plan.request.object.name, pid: pid) }
+                resources.update(plan)
+                try attach(plan)
+            }
+        } catch {
+            Log.note("\(error) (not traced; the tool keeps running)")
+        }
+    }
 
     /// Detaches and forgets the probes of `family` placed for process `pid`:
     /// after an exec they are stale (and with uprobe_multi links, which follow a
