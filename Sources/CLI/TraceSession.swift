@@ -33,6 +33,7 @@ final class TraceSession: Sendable {
         let probes = try AttachedProbes(plan.request, shared: shared, sharingWith: peer)
         attachedList.withLock { $0.append(probes) }
         Log.write("uprobe-trace: attached \(probes.probeCount) probes to \(plan.summary)\n")
+        if let note = plan.note { Log.note(note) }
     }
 
     var attached: [AttachedProbes] { attachedList.withLock { $0 } }

@@ -69,13 +69,18 @@ public struct FamilyPlan: Sendable {
     public let summary: String
     /// The traced program's Go version (`process.runtime.version`), if Go.
     public let goVersion: String?
+    /// Something the user should know about this plan (e.g. offsets taken from
+    /// DWARF for a Go newer than the built-in table), printed once at attach.
+    public let note: String?
 
-    public init(family: ut_probe_family, request: ProbeRequest, displayPath: String, summary: String, goVersion: String? = nil) {
+    public init(family: ut_probe_family, request: ProbeRequest, displayPath: String, summary: String,
+                goVersion: String? = nil, note: String? = nil) {
         self.family = family
         self.request = request
         self.displayPath = displayPath
         self.summary = summary
         self.goVersion = goVersion
+        self.note = note
     }
 }
 

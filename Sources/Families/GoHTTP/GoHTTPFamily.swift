@@ -45,7 +45,8 @@ extension GoHTTPPlan {
             family: GoHTTPFamily.id,
             request: ProbeRequest(object: go_http_bpf.object, path: attachPath, pid: pid, config: config,
                                   sites: sites, sharedMaps: GoHTTPFamily.crossProcessMaps),
-            displayPath: displayPath, summary: "\(who): \(functions.joined(separator: ", "))", goVersion: goVersion)
+            displayPath: displayPath, summary: "\(who): \(functions.joined(separator: ", "))", goVersion: goVersion,
+            note: offsetsNote)
     }
 }
 

@@ -15,6 +15,8 @@ public struct GoHTTPPlan: Sendable {
     public let offsets: ut_go_offsets
     /// Every uprobe: a `go_http.bpf.c` program at a file offset of the executable.
     public let sites: [UprobeSite]
+    /// Where the struct offsets came from, when the user should know (a Go newer than the table).
+    public let offsetsNote: String?
     /// The probed functions found (a server has no roundTrip, a client no ServeHTTP).
     public let functions: [String]
 
@@ -112,6 +114,7 @@ public struct GoHTTPPlan: Sendable {
         self.displayPath = displayPath
         self.pid = pid
         self.goVersion = go.buildInfo.goVersion
+        self.offsetsNote = structs.note
         self.offsets = o
         self.sites = points
         self.functions = sites.map(\.function.name)
