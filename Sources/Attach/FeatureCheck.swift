@@ -34,20 +34,17 @@ public struct KernelVersion: Sendable, Comparable, CustomStringConvertible {
     public let major: Int
     public let minor: Int
 
-    public init(_ major: Int, _ minor: Int) {
-        self.major = major
-        self.minor = minor
-    }
+    public static func < (a: KernelVersion, b: KernelVersion) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
+    public var description: String { "\(major).\(minor)" }
+}
 
+extension KernelVersion {
     /// Parses the leading "MAJOR.MINOR" of a release string ("6.18.0-1-amd64").
     public init?(release: String) {
         let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
         guard parts.count == 2 else { return nil }
-        self.init(parts[0], parts[1])
+        self.init(major: parts[0], minor: parts[1])
     }
-
-    public static func < (a: KernelVersion, b: KernelVersion) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
-    public var description: String { "\(major).\(minor)" }
 }
 
 /// This process's effective capabilities (CapEff of /proc/self/status).

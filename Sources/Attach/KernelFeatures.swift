@@ -32,7 +32,7 @@ public struct KernelFeatures: Sendable {
     /// Whether the kernel is at least major.minor; true when the version is unknown.
     public func atLeast(_ major: Int, _ minor: Int) -> Bool {
         guard let version else { return true }
-        return version >= KernelVersion(major, minor)
+        return version >= KernelVersion(major: major, minor: minor)
     }
 
     /// `kernel`: the release, and whether it has what uprobe-trace needs (5.8+).
@@ -121,14 +121,7 @@ public struct KernelFeatures: Sendable {
         guard let site = OwnProbeSite.find() else {
             return .warn(name, "not checked: cannot find this executable's code in /proc/self/maps", fix: "run uprobe-trace from a readable file, with /proc mounted")
         }
-        var attr = perf_event_attr()
-        attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
-        attr.type = pmuType
-        attr.config2 = site.offset
-        let fd = site.path.withCString { p -> Int32 in
-            attr.config1 = UInt64(UInt(bitPattern: p))
-            return uprobe_trace_perf_event_open(&attr, getpid(), -1, -1, UInt(PERF_FLAG_FD_CLOEXEC))
-        }
+        let fd = UprobePerfEvent.open(pmuType: pmuType, path: site.path, offset: site.offset, pid: getpid())
         let e = errno
         if fd >= 0 {
             close(fd)

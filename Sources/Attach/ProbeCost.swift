@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibBPF
 import CProbeCostSites
 
 /// What one uprobe hit costs on this machine, by instruction class: the two
@@ -93,15 +92,8 @@ public enum ProbeCost {
     private static func perHit(_ f: @convention(c) () -> Void, at site: Site, calls: Int, pmu: UInt32) throws(AttachError) -> Double {
         let rounds = 3
         let base = time(f, calls: calls, rounds: rounds)
-        var attr = perf_event_attr()
-        attr.size = UInt32(MemoryLayout<perf_event_attr>.size)
-        attr.type = pmu
-        attr.config2 = site.fileOffset
-        let fd = site.path.withCString { p -> Int32 in
-            attr.config1 = UInt64(UInt(bitPattern: p))
-            // pid 0, cpu -1: this thread on any CPU.
-            return uprobe_trace_perf_event_open(&attr, 0, -1, -1, UInt(PERF_FLAG_FD_CLOEXEC))
-        }
+        // pid 0: this thread only.
+        let fd = UprobePerfEvent.open(pmuType: pmu, path: site.path, offset: site.fileOffset, pid: 0)
         guard fd >= 0 else {
             let e = errno
             if e == EPERM || e == EACCES { throw .permission(operation: "perf_event_open of a uprobe") }

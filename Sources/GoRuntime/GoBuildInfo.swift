@@ -195,8 +195,4 @@ public struct GoModule: Sendable, Hashable {
 public struct GoBuildSetting: Sendable, Hashable {
     public var key: String
     public var value: String
-    public init(key: String, value: String) {
-        self.key = key
-        self.value = value
-    }
 }

@@ -67,12 +67,7 @@ extension JSONWriter {
 
     mutating func resourceSpans(_ rs: Opentelemetry_Proto_Trace_V1_ResourceSpans) {
         beginObject()
-        if rs.hasResource {
-            beginObject("resource")
-            attributes(rs.resource.attributes)
-            int32("droppedAttributesCount", rs.resource.droppedAttributesCount)
-            endObject()
-        }
+        if rs.hasResource { resource(rs.resource) }
         array("scopeSpans", rs.scopeSpans) { w, ss in w.scopeSpans(ss) }
         string("schemaUrl", rs.schemaURL, omitEmpty: true)
         endObject()
@@ -80,14 +75,7 @@ extension JSONWriter {
 
     mutating func scopeSpans(_ ss: Opentelemetry_Proto_Trace_V1_ScopeSpans) {
         beginObject()
-        if ss.hasScope {
-            beginObject("scope")
-            string("name", ss.scope.name, omitEmpty: true)
-            string("version", ss.scope.version, omitEmpty: true)
-            attributes(ss.scope.attributes)
-            int32("droppedAttributesCount", ss.scope.droppedAttributesCount)
-            endObject()
-        }
+        if ss.hasScope { scope(ss.scope) }
         array("spans", ss.spans) { w, span in w.span(span) }
         string("schemaUrl", ss.schemaURL, omitEmpty: true)
         endObject()
@@ -130,6 +118,22 @@ extension JSONWriter {
         string("message", s.status.message, omitEmpty: true)
         int32("code", s.status.code.rawValue)
         endObject()
+        endObject()
+    }
+
+    mutating func resource(_ r: Opentelemetry_Proto_Resource_V1_Resource) {
+        beginObject("resource")
+        attributes(r.attributes)
+        int32("droppedAttributesCount", r.droppedAttributesCount)
+        endObject()
+    }
+
+    mutating func scope(_ s: Opentelemetry_Proto_Common_V1_InstrumentationScope) {
+        beginObject("scope")
+        string("name", s.name, omitEmpty: true)
+        string("version", s.version, omitEmpty: true)
+        attributes(s.attributes)
+        int32("droppedAttributesCount", s.droppedAttributesCount)
         endObject()
     }
 

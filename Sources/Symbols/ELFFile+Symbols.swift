@@ -103,39 +103,48 @@ extension ELFFile {
     private func versionTable(for dynsym: Section) throws(SymbolsError) -> VersionTable? {
         guard let versym = sections.first(where: { $0.type == Section.typeGNUVersym }) else { return nil }
         var names: [UInt16: (name: String, defined: Bool)] = [:]
-        if let verdef = sections.first(where: { $0.type == Section.typeGNUVerdef }), Int(verdef.link) < sections.count {
-            let r = ByteReader(try rawData(verdef))
-            let str = ByteReader(try rawData(sections[Int(verdef.link)]))
-            var o: UInt64 = 0
-            var guardCount = 0
-            while guardCount < 65536, let ndx = r.u16(o + 4), let aux = r.u32(o + 12), let next = r.u32(o + 16) {
-                if let nameOff = r.u32(o + UInt64(aux)), let name = str.cString(UInt64(nameOff)) {
+        // Elf64_Verdef: vd_ndx at 4, vd_aux at 12 (the first Verdaux's vda_name names it).
+        if let d = try versionSection(Section.typeGNUVerdef) {
+            for o in Self.chain(d.records, from: 0, nextAt: 16) {
+                if let ndx = d.records.u16(o + 4), let aux = d.records.u32(o + 12),
+                   let nameOff = d.records.u32(o + UInt64(aux)), let name = d.strings.cString(UInt64(nameOff)) {
                     names[ndx & 0x7fff] = (name, true)
                 }
-                if next == 0 { break }
-                o += UInt64(next)
-                guardCount += 1
             }
         }
-        if let verneed = sections.first(where: { $0.type == Section.typeGNUVerneed }), Int(verneed.link) < sections.count {
-            let r = ByteReader(try rawData(verneed))
-            let str = ByteReader(try rawData(sections[Int(verneed.link)]))
-            var o: UInt64 = 0
-            var guardCount = 0
-            while guardCount < 65536, let cnt = r.u16(o + 2), let aux = r.u32(o + 8), let next = r.u32(o + 12) {
-                var a = o + UInt64(aux)
-                for _ in 0..<cnt {
-                    guard let other = r.u16(a + 6), let nameOff = r.u32(a + 8), let anext = r.u32(a + 12) else { break }
-                    if let name = str.cString(UInt64(nameOff)) { names[other & 0x7fff] = (name, false) }
-                    if anext == 0 { break }
-                    a += UInt64(anext)
+        // Elf64_Verneed: vn_cnt at 2, vn_aux at 8; its Elf64_Vernaux: vna_other at 6, vna_name at 8.
+        if let d = try versionSection(Section.typeGNUVerneed) {
+            for o in Self.chain(d.records, from: 0, nextAt: 12) {
+                guard let cnt = d.records.u16(o + 2), let aux = d.records.u32(o + 8) else { continue }
+                for a in Self.chain(d.records, from: o + UInt64(aux), nextAt: 12, limit: Int(cnt)) {
+                    if let other = d.records.u16(a + 6), let nameOff = d.records.u32(a + 8),
+                       let name = d.strings.cString(UInt64(nameOff)) {
+                        names[other & 0x7fff] = (name, false)
+                    }
                 }
-                if next == 0 { break }
-                o += UInt64(next)
-                guardCount += 1
             }
         }
         return VersionTable(versym: ByteReader(try rawData(versym)), names: names)
+    }
+
+    /// A `.gnu.version_d` / `.gnu.version_r` section and the string table its `sh_link` names.
+    private func versionSection(_ type: UInt32) throws(SymbolsError) -> (records: ByteReader, strings: ByteReader)? {
+        guard let s = sections.first(where: { $0.type == type }), Int(s.link) < sections.count else { return nil }
+        return (ByteReader(try rawData(s)), ByteReader(try rawData(sections[Int(s.link)])))
+    }
+
+    /// The offsets of a chain of version records (`Verdef`, `Verneed`, `Vernaux`):
+    /// each holds, at `nextAt`, the distance to the next one, 0 in the last.
+    /// At most `limit` records, so a looping chain ends.
+    private static func chain(_ r: ByteReader, from start: UInt64, nextAt: UInt64, limit: Int = 65536) -> [UInt64] {
+        var out: [UInt64] = []
+        var o = start
+        while out.count < limit, let next = r.u32(o + nextAt) {
+            out.append(o)
+            if next == 0 { break }
+            o += UInt64(next)
+        }
+        return out
     }
 }
 

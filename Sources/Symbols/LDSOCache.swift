@@ -18,13 +18,6 @@ public struct LDSOCache: Sendable {
         /// Non-zero for copies under a `glibc-hwcaps` subdirectory or with hardware capabilities.
         public var hwcap: UInt64
 
-        public init(name: String, path: String, flags: Int32, hwcap: UInt64) {
-            self.name = name
-            self.path = path
-            self.flags = flags
-            self.hwcap = hwcap
-        }
-
         /// ELF libc6 library of the architecture this program runs on.
         public var isForThisHost: Bool { flags == LDSOCache.hostFlags }
     }

@@ -12,13 +12,6 @@ public struct MapEntry: Sendable, Hashable {
         public var execute: Bool
         public var shared: Bool
 
-        public init(read: Bool, write: Bool, execute: Bool, shared: Bool) {
-            self.read = read
-            self.write = write
-            self.execute = execute
-            self.shared = shared
-        }
-
         /// The four characters as the kernel prints them, e.g. `r-xp`.
         public var description: String {
             (read ? "r" : "-") + (write ? "w" : "-") + (execute ? "x" : "-") + (shared ? "s" : "p")
@@ -29,11 +22,6 @@ public struct MapEntry: Sendable, Hashable {
     public struct Device: Sendable, Hashable, CustomStringConvertible {
         public var major: UInt32
         public var minor: UInt32
-
-        public init(major: UInt32, minor: UInt32) {
-            self.major = major
-            self.minor = minor
-        }
 
         public var description: String {
             let mj = String(major, radix: 16), mn = String(minor, radix: 16)

@@ -58,11 +58,6 @@ public struct MappedObject: Sendable, Hashable {
 public struct FileLocation: Sendable, Hashable {
     public let path: String
     public let offset: UInt64
-
-    public init(path: String, offset: UInt64) {
-        self.path = path
-        self.offset = offset
-    }
 }
 
 /// Which objects a process maps, and where: the bridge between runtime

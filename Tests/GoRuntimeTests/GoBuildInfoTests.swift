@@ -1,5 +1,5 @@
 import Foundation
-import GoRuntime
+@testable import GoRuntime
 import Symbols
 import Testing
 

@@ -122,6 +122,13 @@ import Testing
         #expect(old[0].value != v14[0].value)
     }
 
+    /// `.gnu.version_r`: an undefined symbol carries the version it requires, as a reference.
+    @Test func requiredVersion() throws {
+        let ls = try ELFFile(path: "/bin/ls")
+        let malloc = try #require(try ls.symbols().first { $0.name == "malloc" && !$0.isDefined })
+        #expect(malloc.version?.hasPrefix("GLIBC_2.") == true && malloc.versionHidden)
+    }
+
     /// Inputs the fuzzer once crashed on: they must parse or throw, never trap.
     @Test func fuzzRegressions() throws {
         let dir = Self.root.appendingPathComponent("testdata/fuzz/elf-regressions")

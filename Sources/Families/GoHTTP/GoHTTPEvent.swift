@@ -3,16 +3,11 @@ import TraceEvents
 
 /// A decoded `struct ut_go_http_event` (trace_events.h): one Go net/http
 /// request seen at ServeHTTP or roundTrip entry and return.
-public struct GoHTTPEvent: Sendable, Equatable {
+public struct GoHTTPEvent: DecodedRecord, Sendable, Equatable {
     public enum Role: Sendable { case server, client }
 
     public var role: Role
-    public var pid: UInt32
-    public var tid: UInt32
-    public var goid: UInt64
-    public var flags: UInt32
-    public var startBootNanos: UInt64
-    public var endBootNanos: UInt64
+    public var header: RecordHeader
     public var status: Int64
     public var contentLength: Int64
     public var method: String
@@ -43,12 +38,7 @@ public struct GoHTTPEvent: Sendable, Equatable {
         case UInt32(UT_EVENT_GO_HTTP_CLIENT.rawValue): role = .client
         default: return nil
         }
-        pid = e.h.tgid
-        tid = e.h.tid
-        goid = e.h.goid
-        flags = e.h.flags
-        startBootNanos = e.h.start_ns
-        endBootNanos = e.h.end_ns
+        header = RecordHeader(e.h)
         status = e.status
         contentLength = e.content_length
         var cut = false
@@ -67,12 +57,7 @@ public struct GoHTTPEvent: Sendable, Equatable {
                 method: String, path: String, query: String = "", host: String = "", truncated: Bool = false,
                 parent: GoRequestRef? = nil, grandparent: GoRequestRef? = nil) {
         self.role = role
-        self.pid = pid
-        self.tid = tid
-        self.goid = goid
-        self.flags = flags
-        self.startBootNanos = startBootNanos
-        self.endBootNanos = endBootNanos
+        header = RecordHeader(pid: pid, tid: tid, flags: flags, goid: goid, startBootNanos: startBootNanos, endBootNanos: endBootNanos)
         self.status = status
         self.contentLength = contentLength
         self.method = method

@@ -3,12 +3,8 @@ import TraceEvents
 
 /// A decoded `struct ut_mysql_event` (trace_events.h) and the statement bytes
 /// that follow it: one `mysql_real_query` call seen at entry and return.
-public struct MySQLEvent: Sendable, Equatable {
-    public var pid: UInt32
-    public var tid: UInt32
-    public var flags: UInt32
-    public var startBootNanos: UInt64
-    public var endBootNanos: UInt64
+public struct MySQLEvent: DecodedRecord, Sendable, Equatable {
+    public var header: RecordHeader
     /// The `MYSQL*` handle: identifies the connection within the process.
     public var handle: UInt64
     /// `mysql_real_query`'s return value: 0 ok, non-zero error.
@@ -36,11 +32,7 @@ public struct MySQLEvent: Sendable, Equatable {
         var e = ut_mysql_event()
         withUnsafeMutableBytes(of: &e) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<size])) }
         guard e.h.kind == UInt32(UT_EVENT_MYSQL_QUERY.rawValue), Int(e.captured) <= bytes.count - size else { return nil }
-        pid = e.h.tgid
-        tid = e.h.tid
-        flags = e.h.flags
-        startBootNanos = e.h.start_ns
-        endBootNanos = e.h.end_ns
+        header = RecordHeader(e.h)
         handle = e.mysql
         result = e.result
         length = e.length
@@ -56,11 +48,7 @@ public struct MySQLEvent: Sendable, Equatable {
     /// Builds an event directly (tests, replay). `length` defaults to the statement's.
     public init(pid: UInt32, tid: UInt32 = 0, flags: UInt32 = 0, startBootNanos: UInt64, endBootNanos: UInt64,
                 handle: UInt64 = 0, result: Int64, length: UInt64? = nil, statement: [UInt8]) {
-        self.pid = pid
-        self.tid = tid
-        self.flags = flags
-        self.startBootNanos = startBootNanos
-        self.endBootNanos = endBootNanos
+        header = RecordHeader(pid: pid, tid: tid, flags: flags, startBootNanos: startBootNanos, endBootNanos: endBootNanos)
         self.handle = handle
         self.result = result
         self.length = length ?? UInt64(statement.count)

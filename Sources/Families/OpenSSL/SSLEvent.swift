@@ -3,7 +3,7 @@ import TraceEvents
 
 /// A decoded `struct ut_ssl_event` (trace_events.h) and the plaintext bytes
 /// that follow it: one `SSL_read`/`SSL_write`(`_ex`) call that moved bytes.
-public struct SSLEvent: Sendable, Equatable {
+public struct SSLEvent: DecodedRecord, Sendable, Equatable {
     /// Which way the plaintext went, from the traced process's point of view.
     public enum Direction: Sendable, Equatable {
         /// `SSL_write` / `SSL_write_ex`: the process sent `data`.
@@ -12,13 +12,7 @@ public struct SSLEvent: Sendable, Equatable {
         case read
     }
 
-    public var pid: UInt32
-    public var tid: UInt32
-    public var flags: UInt32
-    /// CLOCK_BOOTTIME at the entry probe.
-    public var startBootNanos: UInt64
-    /// CLOCK_BOOTTIME at the return probe.
-    public var endBootNanos: UInt64
+    public var header: RecordHeader
     /// The `SSL*`: identifies the connection within the process.
     public var ssl: UInt64
     /// Bytes the call moved (`> data.count` when the capture was cut short).
@@ -43,11 +37,7 @@ public struct SSLEvent: Sendable, Equatable {
         let e = bytes.loadUnaligned(as: ut_ssl_event.self)
         guard e.h.kind == UInt32(UT_EVENT_SSL.rawValue), bytes.count == size + Int(e.captured),
               (UInt32(UT_SSL_WRITE.rawValue)...UInt32(UT_SSL_READ_EX.rawValue)).contains(e.function) else { return nil }
-        pid = e.h.tgid
-        tid = e.h.tid
-        flags = e.h.flags
-        startBootNanos = e.h.start_ns
-        endBootNanos = e.h.end_ns
+        header = RecordHeader(e.h)
         ssl = e.ssl
         result = e.result
         function = e.function
@@ -63,11 +53,7 @@ public struct SSLEvent: Sendable, Equatable {
     /// Builds an event directly (tests, replay); `result` defaults to `data.count`.
     public init(pid: UInt32, tid: UInt32 = 0, ssl: UInt64, direction: Direction, ex: Bool = false,
                 startBootNanos: UInt64, endBootNanos: UInt64, data: [UInt8], result: Int64? = nil, flags: UInt32 = 0) {
-        self.pid = pid
-        self.tid = tid
-        self.flags = flags
-        self.startBootNanos = startBootNanos
-        self.endBootNanos = endBootNanos
+        header = RecordHeader(pid: pid, tid: tid, flags: flags, startBootNanos: startBootNanos, endBootNanos: endBootNanos)
         self.ssl = ssl
         self.result = result ?? Int64(data.count)
         let f: ut_ssl_function = switch (direction, ex) {
