@@ -61,32 +61,11 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Executable to trace in every process that runs it, including later ones.", valueName: "path"))
     var exe: [String] = []
 
-    @Flag(name: .customLong("go-http"), help: "Trace Go net/http servers (ServeHTTP) and clients (Transport.roundTrip).")
-    var goHTTP = false
-
-    @Option(name: .customLong("ssl"), help: ArgumentHelp("Trace HTTP/1.x over OpenSSL (SSL_read/SSL_write). The value is optional: a libssl path or name; omitted: the libssl the --pid maps, else the host's libssl.so.3.", valueName: "libssl"))
-    var ssl: String?
-
-    @Option(name: .customLong("mysql"), help: ArgumentHelp("Trace mysql_real_query. The value is optional: a libmariadb/libmysqlclient path or name; omitted: the one the --pid maps, else the host's.", valueName: "library"))
-    var mysql: String?
-
-    @Option(name: .customLong("capture-bytes"), help: ArgumentHelp("Bytes of TLS plaintext / SQL text copied per call (max 8192). Longer statements are marked truncated.", valueName: "n"))
-    var captureBytes: UInt32 = 1024
-
-    @Flag(name: .customLong("sql-literals"), help: "Export SQL statements as written; by default literals are replaced with ?.")
-    var sqlLiterals = false
-
-    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp("Send spans as OTLP/HTTP protobuf to this collector (…/v1/traces is added).", valueName: "url"))
-    var otlpEndpoint: String?
-
-    @Option(name: .customLong("otlp-json"), help: ArgumentHelp("Write spans as OTLP JSON lines to this file ('-' for stdout).", valueName: "file"))
-    var otlpJSON: String?
+    @OptionGroup(title: "Probe families (none: detected per --pid)") var families: FamilyFlags
+    @OptionGroup(title: "Export") var export: ExportFlags
 
     @Option(name: .customLong("sample-ratio"), help: ArgumentHelp("Record this fraction of new traces (0 to 1), decided by trace id; a request that arrives with a traceparent follows its sampled flag instead.", valueName: "ratio"))
     var sampleRatio: Double = 1
-
-    @Flag(help: "Do not print spans on stdout (export only).")
-    var quiet = false
 
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
@@ -99,31 +78,20 @@ struct TraceCommand: ParsableCommand {
 
     var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { parseProcessID(String($0).trimmingCharacters(in: .whitespaces)) } }
 
-    var options: TraceOptions { TraceOptions(captureBytes: captureBytes, sqlLiterals: sqlLiterals) }
-
-    /// The families named on the command line; empty: detect them per --pid.
-    var choices: [FamilyPlanner.Choice] {
-        var out: [FamilyPlanner.Choice] = []
-        if goHTTP { out.append(.init(GoHTTPFamily.self)) }
-        if let ssl { out.append(.init(OpenSSLFamily.self, spec: ssl.isEmpty ? nil : ssl)) }
-        if let mysql { out.append(.init(MySQLFamily.self, spec: mysql.isEmpty ? nil : mysql)) }
-        return out
-    }
-
     func validate() throws {
         for p in pid.flatMap({ $0.split(separator: ",") }) {
             _ = try parsePID(String(p).trimmingCharacters(in: .whitespaces))
         }
-        if choices.isEmpty && pid.isEmpty && exe.isEmpty {
+        if families.choices.isEmpty && pid.isEmpty && exe.isEmpty {
             throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --ssl [LIB], --mysql [LIB]")
         }
-        if goHTTP && pid.isEmpty && exe.isEmpty {
+        if families.goHTTP && pid.isEmpty && exe.isEmpty {
             throw ValidationError("--go-http needs --pid PID or --exe PATH")
         }
-        if !exe.isEmpty && !choices.isEmpty && !goHTTP {
+        if !exe.isEmpty && !families.choices.isEmpty && !families.goHTTP {
             throw ValidationError("--exe applies to --go-http; --ssl and --mysql take the library itself (every process using it is traced)")
         }
-        if captureBytes > 8192 { throw ValidationError("--capture-bytes is at most 8192") }
+        if families.captureBytes > 8192 { throw ValidationError("--capture-bytes is at most 8192") }
         if !(0...1).contains(sampleRatio) { throw ValidationError("--sample-ratio must be between 0 and 1 (0.1 records one new trace in ten)") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
         if let metricsAddr, MetricsServer.parse(metricsAddr) == nil {
@@ -142,8 +110,8 @@ struct TraceCommand: ParsableCommand {
         let started = BootClock.bootNanos()
         let environment = Environment.variables
         let pids = self.pids
-        let planner = FamilyPlanner(choices: choices, options: options)
-        let perProgram = planner.autoDetect || goHTTP
+        let planner = FamilyPlanner(choices: families.choices, options: families.options)
+        let perProgram = planner.autoDetect || families.goHTTP
         // Before planning: a file replaced or a pid exec'ing from here on is seen by the main loop.
         var watch = ExecutableWatch(paths: perProgram ? exe : [], pids: perProgram ? pids : [])
         // Plans first: every target is checked before anything is attached.
@@ -151,14 +119,14 @@ struct TraceCommand: ParsableCommand {
             guard let pid = decisions.first?.pid else { return }
             Log.write("uprobe-trace: pid \(pid): \(decisions.map(\.description).joined(separator: "; "))\n")
         }
-        let sinks = try Sinks(console: !quiet, jsonPath: otlpJSON, endpoint: otlpEndpoint, environment: environment)
+        let sinks = try Sinks(console: !export.quiet, jsonPath: export.otlpJSON, endpoint: export.otlpEndpoint, environment: environment)
         // Listening before anything is attached: a taken port fails first.
         let metrics = try metricsAddr.map { try MetricsServer(listen: $0) }
         let resources = ResourceCache(plans: plans, environment: environment)
         let spanCount = Counter(), unsampled = Counter()
         let session = try TraceSession(
             ringBufferBytes: ringBufferSize ?? SharedMaps.defaultRingBufferBytes,
-            assembler: SpanAssembler(clock: BootClock(), sampler: Sampler(ratio: sampleRatio), options: options,
+            assembler: SpanAssembler(clock: BootClock(), sampler: Sampler(ratio: sampleRatio), options: families.options,
                                      resource: { resources.resource(for: $0) })) { spans in
             for span in spans {
                 guard span.sampled else { unsampled.add(1); continue }

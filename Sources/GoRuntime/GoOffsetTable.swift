@@ -28,16 +28,7 @@ public enum GoOffsetTable {
         /// The Go source file and type the offset was computed from, and how.
         public let provenance: String
         /// Whether the offset would be the same on linux/arm64, and why (on paper).
-        public let arm64: String
-
-        init(field: GoField, goMinors: ClosedRange<Int>, offset: Int, provenance: String,
-             arm64: String = "same: no architecture-dependent field before it") {
-            self.field = field
-            self.goMinors = goMinors
-            self.offset = offset
-            self.provenance = provenance
-            self.arm64 = arm64
-        }
+        public var arm64 = "same: no architecture-dependent field before it"
 
         /// The versions of `goMinors` checked against a real build here.
         public var verified: [Int] { goMinors.filter { GoOffsetTable.verifiedMinors.contains($0) } }

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Families
+
+/// `trace`'s family flags: which families to attach (none: detect them per
+/// --pid) and what they copy.
+struct FamilyFlags: ParsableArguments {
+    @Flag(name: .customLong("go-http"), help: "Trace Go net/http servers (ServeHTTP) and clients (Transport.roundTrip).")
+    var goHTTP = false
+
+    @Option(name: .customLong("ssl"), help: ArgumentHelp("Trace HTTP/1.x over OpenSSL (SSL_read/SSL_write). The value is optional: a libssl path or name; omitted: the libssl the --pid maps, else the host's libssl.so.3.", valueName: "libssl"))
+    var ssl: String?
+
+    @Option(name: .customLong("mysql"), help: ArgumentHelp("Trace mysql_real_query. The value is optional: a libmariadb/libmysqlclient path or name; omitted: the one the --pid maps, else the host's.", valueName: "library"))
+    var mysql: String?
+
+    @Option(name: .customLong("capture-bytes"), help: ArgumentHelp("Bytes of TLS plaintext / SQL text copied per call (max 8192). Longer statements are marked truncated.", valueName: "n"))
+    var captureBytes: UInt32 = 1024
+
+    @Flag(name: .customLong("sql-literals"), help: "Export SQL statements as written; by default literals are replaced with ?.")
+    var sqlLiterals = false
+
+    var options: TraceOptions { TraceOptions(captureBytes: captureBytes, sqlLiterals: sqlLiterals) }
+
+    /// The families named on the command line; empty: detect them per --pid.
+    var choices: [FamilyPlanner.Choice] {
+        var out: [FamilyPlanner.Choice] = []
+        if goHTTP { out.append(.init(GoHTTPFamily.self)) }
+        if let ssl { out.append(.init(OpenSSLFamily.self, spec: ssl.isEmpty ? nil : ssl)) }
+        if let mysql { out.append(.init(MySQLFamily.self, spec: mysql.isEmpty ? nil : mysql)) }
+        return out
+    }
+}
+
+/// Where `trace` sends spans besides the console.
+struct ExportFlags: ParsableArguments {
+    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp("Send spans as OTLP/HTTP protobuf to this collector (…/v1/traces is added).", valueName: "url"))
+    var otlpEndpoint: String?
+
+    @Option(name: .customLong("otlp-json"), help: ArgumentHelp("Write spans as OTLP JSON lines to this file ('-' for stdout).", valueName: "file"))
+    var otlpJSON: String?
+
+    @Flag(help: "Do not print spans on stdout (export only).")
+    var quiet = false
+}
