@@ -73,6 +73,6 @@ let package = Package(
         .testTarget(name: "TracingTests", dependencies: ["Tracing", "TraceEvents"]),
         .testTarget(name: "FamiliesTests", dependencies: ["Families", "Attach", "CLibBPF", "Tracing", "TraceEvents", "GoRuntime", "Symbols"]),
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "Tracing"]),
-        .testTarget(name: "CLITests", dependencies: ["Symbols"]),
+        .testTarget(name: "CLITests", dependencies: ["Symbols", "GoRuntime"]),
     ]
 )

@@ -1,3 +1,4 @@
+import Families
 import GoRuntime
 
 /// The uprobe cost part of `symbols dump`'s Go section: for every probe site
@@ -42,7 +43,7 @@ extension GoSection {
         w.string("ret_note", Self.noCheapReturnNote(site))
     }
 
-    private static func write(_ i: ProbeInstruction, to w: inout JSONWriter) {
+    fileprivate static func write(_ i: ProbeInstruction, to w: inout JSONWriter) {
         w.string("instruction", i.text)
         w.int("length", UInt64(i.length))
         w.string("cost", i.cost.rawValue)
@@ -60,5 +61,43 @@ extension GoSection {
             out.line("    RET sites: " + rets.joined(separator: ", "))
         }
         if let note = Self.noCheapReturnNote(site) { out.line("    note: \(note)") }
+    }
+}
+
+/// The sites `--go-http` actually attaches (GoHTTPPlan): per uprobe its program,
+/// function, file offset, instruction and cost class, so the dump and the
+/// "attached N probes" line agree.
+extension GoSection {
+    func writePlan(to w: inout JSONWriter) {
+        guard case .success(let plan) = plan else {
+            if case .failure(let e) = plan { w.string("go_http_probes_error", String(describing: e)) }
+            return
+        }
+        w.beginArray("go_http_probes")
+        for p in plan.placed {
+            w.beginObject()
+            w.string("program", p.site.program.rawValue)
+            w.string("function", p.function)
+            w.int("file_offset", p.site.fileOffset)
+            w.string("site", p.entry?.kind.rawValue ?? "ret")
+            if let i = p.instruction { Self.write(i, to: &w) }
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    func printPlan(to out: Output) {
+        switch plan {
+        case .failure(let e):
+            out.line("go-http probes: none (\(e))")
+        case .success(let plan):
+            let slow = plan.placed.filter { $0.instruction?.cost.isCheap == false }.count
+            out.line("go-http probes (\(plan.placed.count), \(slow) single-stepped):")
+            for p in plan.placed {
+                let insn = p.instruction.map { "\($0.text)  [\($0.cost.rawValue)]" } ?? "?"
+                out.line("  " + pad(p.site.program.rawValue, 22) + " " + lpad(hex(p.site.fileOffset), 10) + "  "
+                         + pad(p.function, 38) + " " + pad(p.entry?.kind.rawValue ?? "ret", 19) + " " + insn)
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Families
 import GoRuntime
 import Symbols
 
@@ -5,12 +6,15 @@ import Symbols
 struct GoSection {
     let binary: GoBinary
     let sites: [GoBinary.ProbeSite]
+    /// The uprobes `--go-http` attaches to this file, or why it attaches none.
+    let plan: Result<GoHTTPPlan, Error>
 
     /// Nil for objects that are not Go.
     static func load(_ elf: ELFFile) throws -> GoSection? {
         guard GoBinary.isGo(elf) else { return nil }
         let binary = try GoBinary.load(elf)
-        return GoSection(binary: binary, sites: try binary.probeSites(elf))
+        let plan = Result { try GoHTTPPlan(elf: elf, attachPath: elf.path, displayPath: elf.path, pid: nil) }
+        return GoSection(binary: binary, sites: try binary.probeSites(elf), plan: plan)
     }
 
     private var modules: [GoModule] { (binary.buildInfo.main.map { [$0] } ?? []) + binary.buildInfo.deps }
@@ -59,6 +63,7 @@ struct GoSection {
             w.endObject()
         }
         w.endArray()
+        writePlan(to: &w)
         w.beginObject("offsets")
         for (name, o) in offsets {
             w.beginObject(name)
@@ -98,6 +103,7 @@ struct GoSection {
             out.line("    RET file offsets (\(site.returnOffsets.count)): " + site.returnOffsets.map(hex).joined(separator: " "))
             printCosts(site, to: out)
         }
+        printPlan(to: out)
         out.line("struct offsets:")
         // A table row is "verified" when a real build of this Go version was checked
         // against it (GoOffsetTable.verifiedMinors); otherwise it is from the source only.

@@ -13,9 +13,11 @@ public struct GoBinary: Sendable {
     public let offsetsError: GoRuntimeError?
 
     /// The functions the Go probes attach to (DESIGN.md, Probe points), plus the
-    /// trace-context hooks. A binary lacks some (a server has no roundTrip).
+    /// trace-context hooks. A binary lacks some (a server has no roundTrip); which
+    /// site of each is used is the plan's choice (GoHTTPPlan).
     public static let probeFunctions = [
         "net/http.serverHandler.ServeHTTP",
+        "net/http.(*response).finishRequest",
         "net/http.(*conn).serve",
         "net/http.(*Transport).roundTrip",
         "net/http.(*persistConn).roundTrip",

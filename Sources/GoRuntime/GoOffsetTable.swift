@@ -106,6 +106,17 @@ public enum GoOffsetTable {
         // runtime.g.m: after stack (16), stackguard0, stackguard1, _panic, _defer.
         Entry(field: .goroutineM, goMinors: 17...27, offset: 48,
               provenance: "go1.17-1.27 src/runtime/runtime2.go type g: stack 16 + 4 words"),
+        // runtime.g.parentGoid (new in 1.21): after goid, schedlink, waitsince, waitreason,
+        // a run of bools, trackingStamp, runnableTime, lockedm, sig, writebuf, sigcode0/1, sigpc.
+        // Each row checked against the DWARF of a program built by that toolchain here.
+        Entry(field: .goroutineParentID, goMinors: 21...22, offset: 272,
+              provenance: "go1.21-1.22 src/runtime/runtime2.go type g (source+DWARF go1.21.13, go1.22.10)"),
+        Entry(field: .goroutineParentID, goMinors: 23...24, offset: 280,
+              provenance: "go1.23-1.24 src/runtime/runtime2.go type g: syscallbp added (source+DWARF go1.23.9, go1.24.11)"),
+        Entry(field: .goroutineParentID, goMinors: 25...25, offset: 272,
+              provenance: "go1.25 src/runtime/runtime2.go type g: gobuf.ret removed (source+DWARF go1.25.5)"),
+        Entry(field: .goroutineParentID, goMinors: 26...27, offset: 280,
+              provenance: "go1.26-1.27 src/runtime/runtime2.go type g: more bools and secret int32 before writebuf (source+DWARF go1.26.6, go1.27.3)"),
         // runtime.m: g0, morebuf gobuf, divmod+pad, procid, gsignal, goSigStack (40),
         // sigmask (8), tls [6]uintptr, mstartfn, curg.
         Entry(field: .machineCurG, goMinors: 17...24, offset: 192,
@@ -119,6 +130,12 @@ public enum GoOffsetTable {
         // werr error, r *connReader, bufr *bufio.Reader.
         Entry(field: .connRWC, goMinors: 17...27, offset: 16,
               provenance: "go1.17-1.27 src/net/http/server.go type conn: server 8 + cancelCtx 8"),
+        // ... bufw *bufio.Writer, lastMethod string, curReq (atomic.Value, 16 bytes, until
+        // 1.19; atomic.Pointer[response], 8, from 1.20), curState (8), mu sync.Mutex (8), hijackedv.
+        Entry(field: .connHijacked, goMinors: 17...19, offset: 144,
+              provenance: "go1.17-1.19 src/net/http/server.go type conn (source+DWARF go1.19)"),
+        Entry(field: .connHijacked, goMinors: 20...27, offset: 136,
+              provenance: "go1.20-1.27 src/net/http/server.go type conn: curReq became atomic.Pointer[response] (source+DWARF go1.21.13 and go1.27.3; 1.20 derived from the typed-atomics change)"),
         Entry(field: .connBufr, goMinors: 17...27, offset: 80,
               provenance: "go1.17-1.27 src/net/http/server.go type conn: rwc 16, remoteAddr 16, tlsState 8, werr 16, r 8"),
         // bufio.Reader: buf []byte, rd io.Reader, r, w int — unchanged since Go 1.

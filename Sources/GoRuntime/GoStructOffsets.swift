@@ -45,6 +45,9 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
     public static let goroutineID = GoField("runtime.g", "goid")
     public static let goroutineM = GoField("runtime.g", "m")
     public static let machineCurG = GoField("runtime.m", "curg")
+    /// The goid of the goroutine whose `go` statement created this one; Go ≥ 1.21.
+    public static let goroutineParentID = GoField("runtime.g", "parentGoid")
+    public static let connHijacked = GoField("net/http.conn", "hijackedv")
     public static let connRWC = GoField("net/http.conn", "rwc")
     public static let connBufr = GoField("net/http.conn", "bufr")
     public static let bufioReaderBuf = GoField("bufio.Reader", "buf")
@@ -62,10 +65,20 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
         responseStatusCode,
         goroutineID,
         // Trace context: goroutine creation, the server's read buffer, TCP ports.
-        goroutineM, machineCurG,
-        connRWC, connBufr, bufioReaderBuf, bufioReaderR,
+        goroutineM, machineCurG, goroutineParentID,
+        connRWC, connBufr, connHijacked, bufioReaderBuf, bufioReaderR,
         persistConnConn, netFDLocalAddr, netFDRemoteAddr, tcpAddrPort,
     ]
+
+    /// Fields that only exist from some Go minor version on: older binaries simply
+    /// lack them (no error), and the probes fall back to what older Go needs.
+    public static let firstGoMinor: [GoField: Int] = [goroutineParentID: 21]
+
+    /// Whether Go 1.`minor` has this field (true when the minor is unknown).
+    public func exists(inGoMinor minor: Int?) -> Bool {
+        guard let minor, let first = Self.firstGoMinor[self] else { return true }
+        return minor >= first
+    }
 
     /// The struct names to ask DWARF for, so one pass finds them all.
     public static var structNames: Set<String> { Set(all.map(\.structName)) }
@@ -137,6 +150,7 @@ public struct GoStructOffsets: Sendable {
         let minor = GoVersion.minor(of: goVersion)
         var resolved: [GoField: ResolvedOffset] = [:]
         for field in wanted {
+            if !field.exists(inGoMinor: minor) { continue }
             if let dwarf, let type = dwarf.structType(field.structName) {
                 guard let member = type.member(named: field.fieldName) else {
                     throw .dwarf(path: path, what: "\(field.structName) has no field \(field.fieldName) (Go \(goVersion) changed the struct?)")

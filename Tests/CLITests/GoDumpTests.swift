@@ -27,7 +27,8 @@ import Testing
         #expect((normal["modules"] as? [Any])?.count == 2)
 
         let ns = sites(normal), ss = sites(stripped), ps = sites(pie)
-        #expect(Set(ns.keys) == ["net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve", "net/http.(*Transport).roundTrip",
+        #expect(Set(ns.keys) == ["net/http.serverHandler.ServeHTTP", "net/http.(*response).finishRequest",
+                                 "net/http.(*conn).serve", "net/http.(*Transport).roundTrip",
                                  "net/http.(*persistConn).roundTrip", "runtime.newproc1"])
         #expect(Set(ss.keys) == Set(ns.keys) && Set(ps.keys) == Set(ns.keys))
         for (name, rets) in ns {
@@ -37,7 +38,8 @@ import Testing
 
         let offsets = try #require(normal["offsets"] as? [String: [String: Any]])
         let tableOffsets = try #require(stripped["offsets"] as? [String: [String: Any]])
-        #expect(offsets.count == 23)
+        // Every GoField but runtime.g.parentGoid (Go >= 1.21).
+        #expect(offsets.count == 24)
         for (field, o) in offsets {
             #expect(o["source"] as? String == "dwarf", "\(field) from DWARF in the normal build")
             #expect(tableOffsets[field]?["source"] as? String == "table", "\(field) from the table in the stripped build")
@@ -73,6 +75,33 @@ import Testing
         #expect(text.stdout.contains("cheap entry: file offset 0x"))
         #expect(text.stdout.contains("[single-stepped]"))
         #expect(text.stdout.contains("note: no emulated RET site"))
+    }
+
+    /// The sites `--go-http` attaches, as the dump lists them: on Go 1.19 the
+    /// server's per-request probes (ServeHTTP and finishRequest entries) sit on the
+    /// emulated stack-check `jbe`; only once-per-connection (conn.serve RETs) and
+    /// client/goroutine RETs are single-stepped; no ServeHTTP RET is probed.
+    @Test(arguments: ["go-server", "go-server-stripped", "go-server-pie"])
+    func dumpListsTheAttachedSites(_ name: String) throws {
+        guard requireFixtures() else { return }
+        let go = try goSection(name)
+        let probes = try #require(go["go_http_probes"] as? [[String: Any]], "\(go.keys)")
+        func of(_ program: String) -> [[String: Any]] { probes.filter { $0["program"] as? String == program } }
+        for program in ["go_server_entry", "go_server_finish", "go_client_entry", "go_client_conn_entry"] {
+            let p = of(program)
+            #expect(p.count == 1, "\(program): \(p)")
+            #expect(p.first?["cost"] as? String == "emulated", "\(program): \(p)")
+            #expect((p.first?["instruction"] as? String)?.hasPrefix("jbe ") == true, "\(program): \(p)")
+            #expect(p.first?["site"] as? String == "stack-check-branch")
+        }
+        #expect(of("go_server_finish").first?["function"] as? String == "net/http.(*response).finishRequest")
+        #expect(of("go_server_return").isEmpty, "no RET of ServeHTTP is probed")
+        let rets = sites(go)
+        #expect(of("go_conn_serve_return").count == rets["net/http.(*conn).serve"]?.count)
+        #expect(of("go_client_return").count == rets["net/http.(*Transport).roundTrip"]?.count)
+        #expect(of("go_newproc_return").count == rets["runtime.newproc1"]?.count, "Go 1.19 has no g.parentGoid")
+        let text = try tool("symbols", "dump", Repo.fixture(name), "--grep", "nothing-matches").stdout
+        #expect(text.contains("go-http probes (\(probes.count), "), "\(text)")
     }
 
     /// An independent uprobe on the cheap entry of ServeHTTP (the stack-check

@@ -95,10 +95,13 @@ import TraceEvents
         // Hits per request: uprobe hits that ran our programs (bpf_enable_stats).
         let runs = Dictionary(uniqueKeysWithValues: programs.map { ($0.name, $0) })
         let entry = runs["go_server_entry"]?.runCount ?? 0
-        let ret = runs["go_server_return"]?.runCount ?? 0
+        let ret = runs["go_server_finish"]?.runCount ?? 0
         let conn = runs["go_conn_serve_return"]?.runCount ?? 0
-        #expect(entry == UInt64(serverRequests))
-        #expect(ret == UInt64(serverRequests - 1)) // the panicking handler never returns
+        // Both sit on Go 1.19's stack-check `jbe`, which runs once more when the
+        // goroutine's stack grows there (the BPF side ignores that hit).
+        let n = UInt64(serverRequests)
+        #expect((n...2 * n).contains(entry), "ServeHTTP entry \(entry) for \(n) requests")
+        #expect((n - 1...2 * (n - 1)).contains(ret), "finishRequest \(ret)") // the panicking handler never gets there
         // 2 when roundTrip's prologue grows the goroutine stack (runtime.morestack
         // restarts the function): the BPF side keeps the first entry's time.
         #expect((1...2).contains(runs["go_client_entry"]?.runCount ?? 0), "\(programs)")
@@ -106,10 +109,10 @@ import TraceEvents
         let bpfNs = programs.reduce(0) { $0 + $1.runTimeNs }
         let hits = programs.reduce(0) { $0 + $1.runCount }
         print("""
-            hits [\(name)]: \(serverRequests) server requests: ServeHTTP entry \(entry), RET \(ret), \
+            hits [\(name)]: \(serverRequests) server requests: ServeHTTP entry \(entry), finishRequest \(ret), \
             (*conn).serve RET \(conn) (once per closed connection); client roundTrip entry+RET \
             \((runs["go_client_entry"]?.runCount ?? 0) + (runs["go_client_return"]?.runCount ?? 0)); \
-            \(String(format: "%.2f", Double(entry + ret) / Double(serverRequests))) ServeHTTP hits/request; \
+            \(String(format: "%.2f", Double(entry + ret) / Double(serverRequests))) server hits/request; \
             BPF time \(hits > 0 ? bpfNs / hits : 0) ns/hit
             """)
 

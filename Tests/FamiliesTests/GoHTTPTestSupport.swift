@@ -110,10 +110,10 @@ enum GoHTTPTestSupport {
     static func goHTTPRequest(_ path: String, pid: Int32?, server: Bool, client: Bool) throws -> ProbeRequest {
         var request = try GoHTTPPlan.forExecutable(path).familyPlan.request
         let p = go_http_bpf.progs.self
-        let serverPrograms: Set<BPFProgramName> = [p.go_server_entry, p.go_server_return, p.go_conn_serve_return]
+        let serverPrograms: Set<BPFProgramName> = [p.go_server_entry, p.go_server_finish, p.go_conn_serve_return]
         request.sites = request.sites.filter { serverPrograms.contains($0.program) ? server : client }
         request.pid = pid
-        #expect(request.sites.contains { $0.program == p.go_server_return } == server, "ServeHTTP RETs in \(path)")
+        #expect(request.sites.contains { $0.program == p.go_server_finish } == server, "finishRequest entry in \(path)")
         #expect(request.sites.contains { $0.program == p.go_client_return } == client, "roundTrip RETs in \(path)")
         return request
     }

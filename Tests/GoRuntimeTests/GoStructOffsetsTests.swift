@@ -30,7 +30,7 @@ private let fixtureGoVersion = "go1.19.8"
         print("DWARF offsets of \(path) in \(ContinuousClock.now - start)")
         // A server binary links no client code: net/http.Response and persistConn may be
         // absent from DWARF, in which case the table fills them in.
-        for field in GoField.all where !["net/http.Response", "net/http.persistConn"].contains(field.structName) {
+        for field in GoField.all where !["net/http.Response", "net/http.persistConn"].contains(field.structName) && field.exists(inGoMinor: 19) {
             let got = try #require(offsets.offset(of: field), "\(field)")
             #expect(got.source == .dwarf, "\(field)")
             let entry = try #require(GoOffsetTable.entry(for: field, goMinor: 19), "\(field)")
@@ -57,7 +57,8 @@ private let fixtureGoVersion = "go1.19.8"
     @Test func strippedBinaryFallsBackToTable() throws {
         guard let path = offsetsFixture("go-server-stripped") else { return }
         let offsets = try GoStructOffsets.load(path: path, goVersion: fixtureGoVersion)
-        for field in GoField.all {
+        #expect(offsets.offset(of: .goroutineParentID) == nil, "Go 1.19 has no g.parentGoid")
+        for field in GoField.all where field.exists(inGoMinor: 19) {
             let got = try #require(offsets.offset(of: field), "\(field)")
             #expect(got.source == .table, "\(field)")
             #expect(got.provenance.contains("src/"), "\(field): \(got.provenance)")
@@ -97,7 +98,7 @@ private let fixtureGoVersion = "go1.19.8"
 
     @Test(arguments: 17...27)
     func tableCoversEveryFieldForEverySupportedVersion(minor: Int) {
-        for field in GoField.all {
+        for field in GoField.all where field.exists(inGoMinor: minor) {
             let matches = GoOffsetTable.entries.filter { $0.field == field && $0.goMinors.contains(minor) }
             #expect(matches.count == 1, "go1.\(minor) \(field): \(matches.count) entries")
             #expect(matches.first?.provenance.contains("src/") == true)
@@ -114,6 +115,41 @@ private let fixtureGoVersion = "go1.19.8"
         #expect(try goid("go1.24.5") == 160)
         #expect(try goid("go1.25.1") == 152)
         #expect(try goid("go1.26.0") == 152)
+    }
+
+    /// g.parentGoid exists from Go 1.21: older binaries resolve without it (the
+    /// probes then use runtime.newproc1), even when their DWARF describes runtime.g.
+    @Test func parentGoidOnlyFromGo121() throws {
+        let dwarf = DWARFTypes(path: "/bin/app", structs: [
+            "runtime.g": DWARFStruct(name: "runtime.g", byteSize: 400, members: [
+                DWARFMember(name: "goid", offset: 152, size: 8, typeName: "uint64"),
+            ]),
+        ], subprograms: [:])
+        let old = try GoStructOffsets.resolve(goVersion: "go1.19.8", dwarf: dwarf, fields: [.goroutineID, .goroutineParentID])
+        #expect(old.offset(of: .goroutineParentID) == nil)
+        #expect(old.offset(of: .goroutineID)?.offset == 152)
+        #expect(try GoStructOffsets.resolve(goVersion: "go1.20.14", dwarf: nil, fields: [.goroutineParentID]).offset(of: .goroutineParentID) == nil)
+        let new = try GoStructOffsets.resolve(goVersion: "go1.21.13", dwarf: nil, fields: [.goroutineParentID])
+        #expect(new.offset(of: .goroutineParentID)?.offset == 272)
+        #expect(new.offset(of: .goroutineParentID)?.source == .table)
+        // A Go >= 1.21 DWARF without the field is a layout we do not know: an error.
+        #expect(throws: GoRuntimeError.self) {
+            _ = try GoStructOffsets.resolve(goVersion: "go1.22.1", dwarf: dwarf, fields: [.goroutineParentID])
+        }
+    }
+
+    /// The table agrees with the DWARF of the testdata server built by the newest
+    /// Go the table covers, for every field (g.parentGoid and conn.hijackedv included).
+    @Test func tableAgreesWithGo126DWARF() throws {
+        guard let dir = GoToolchains.fixtures(version: "1.26.6") else { return }
+        let dwarf = try GoStructOffsets.load(path: dir + "/go-server", goVersion: "go1.26.6")
+        #expect(dwarf.offset(of: .goroutineParentID)?.source == .dwarf)
+        #expect(dwarf.offset(of: .connHijacked)?.source == .dwarf)
+        let minor = 26
+        for field in GoField.all {
+            guard let got = dwarf.offset(of: field), let row = GoOffsetTable.entry(for: field, goMinor: minor) else { continue }
+            #expect(got.offset == row.offset, "\(field): DWARF \(got.offset), table \(row.offset)")
+        }
     }
 
     @Test func versionParsing() {

@@ -17,6 +17,9 @@ public struct GoHTTPPlan: Sendable {
     public let sites: [UprobeSite]
     /// Where the struct offsets came from, when the user should know (a Go newer than the table).
     public let offsetsNote: String?
+    /// The same sites with the function each is in and the instruction it is on,
+    /// for `symbols dump` and the cost checks.
+    public let placed: [PlacedSite]
     /// The probed functions found (a server has no roundTrip, a client no ServeHTTP).
     public let functions: [String]
 
@@ -25,8 +28,20 @@ public struct GoHTTPPlan: Sendable {
     public static let roundTrip = "net/http.(*Transport).roundTrip"
     /// Where the client's TCP connection is known (cross-process parent/child).
     public static let persistConnRoundTrip = "net/http.(*persistConn).roundTrip"
-    /// Every `go` statement (parent/child across goroutines).
+    /// Every `go` statement (parent/child across goroutines), on Go < 1.21.
     public static let newproc1 = "runtime.newproc1"
+    /// Where an HTTP/1 server request ends: (*conn).serve calls it right after ServeHTTP.
+    public static let finishRequest = "net/http.(*response).finishRequest"
+
+    /// One uprobe of the plan: where, in which function, on which instruction.
+    public struct PlacedSite: Sendable {
+        public let site: UprobeSite
+        public let function: String
+        /// Nil when the bytes there did not decode (not x86-64).
+        public let instruction: ProbeInstruction?
+        /// The entry site and why it was chosen; nil for a RET site.
+        public let entry: GoEntrySite?
+    }
 
     /// The main executable of a running process, opened through /proc/PID/root.
     public static func forProcess(_ pid: Int32) throws -> GoHTTPPlan {
@@ -51,7 +66,8 @@ public struct GoHTTPPlan: Sendable {
                                             hint: "--go-http traces programs built with the Go toolchain")
         }
         let go = try GoBinary.load(elf)
-        let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.connServe, Self.roundTrip, Self.persistConnRoundTrip, Self.newproc1])
+        let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.finishRequest, Self.connServe, Self.roundTrip,
+                                                  Self.persistConnRoundTrip, Self.newproc1])
         let found = Set(sites.map(\.function.name))
         guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
             throw FamilyError.notApplicable(family: GoHTTPFamily.name, reason: "\(who) contains no net/http server or client code",
@@ -87,28 +103,51 @@ public struct GoHTTPPlan: Sendable {
         o.netfd_laddr = try offset(.netFDLocalAddr)
         o.netfd_raddr = try offset(.netFDRemoteAddr)
         o.tcpaddr_port = try offset(.tcpAddrPort)
+        o.response_req = try offset(.serverResponseReq, neededBy: Self.serveHTTP)
+        o.conn_hijacked = try offset(.connHijacked, neededBy: Self.serveHTTP)
+        // Go >= 1.21 names a goroutine's creator in the g: no runtime.newproc1 probe then.
+        let parentGoid = structs.offset(of: .goroutineParentID).map { UInt64($0.offset) }
+        o.g_parent_goid = parentGoid ?? 0
 
         let p = go_http_bpf.progs.self
-        var points: [UprobeSite] = []
+        var placed: [PlacedSite] = []
         for site in sites {
-            let entry = site.function.fileOffset, rets = site.returnOffsets
+            // Entries on the cheap site (GoEntrySite); the BPF side ignores a repeated hit.
+            func entry(_ program: BPFProgramName) {
+                let e = site.cheapEntry
+                placed.append(PlacedSite(site: .init(program, e?.fileOffset ?? site.function.fileOffset), function: site.function.name,
+                                         instruction: e?.instruction ?? site.entryInstruction, entry: e))
+            }
+            func returns(_ program: BPFProgramName) {
+                for (i, offset) in site.returnOffsets.enumerated() {
+                    placed.append(PlacedSite(site: .init(program, offset), function: site.function.name,
+                                             instruction: i < site.returnInstructions.count ? site.returnInstructions[i] : nil, entry: nil))
+                }
+            }
             switch site.function.name {
             case Self.serveHTTP:
-                points.append(.init(p.go_server_entry, entry))
-                points += rets.map { .init(p.go_server_return, $0) }
-            case Self.connServe:
-                points += rets.map { .init(p.go_conn_serve_return, $0) }
+                entry(p.go_server_entry)
+            case Self.finishRequest where found.contains(Self.serveHTTP):
+                entry(p.go_server_finish)
+            case Self.connServe where found.contains(Self.serveHTTP):
+                returns(p.go_conn_serve_return)
             case Self.roundTrip:
-                points.append(.init(p.go_client_entry, entry))
-                points += rets.map { .init(p.go_client_return, $0) }
+                entry(p.go_client_entry)
+                // No emulated end: roundTrip's only caller, (*Transport).RoundTrip, returns
+                // right after it (another RET), and RoundTrip's callers run no common function next.
+                returns(p.go_client_return)
             case Self.persistConnRoundTrip where found.contains(Self.roundTrip):
-                points.append(.init(p.go_client_conn_entry, entry))
-            case Self.newproc1 where found.contains(Self.roundTrip):
+                entry(p.go_client_conn_entry)
+            case Self.newproc1 where found.contains(Self.roundTrip) && parentGoid == nil:
                 // Only a program that makes client calls has children to find.
-                points += rets.map { .init(p.go_newproc_return, $0) }
+                returns(p.go_newproc_return)
             default:
                 break
             }
+        }
+        if found.contains(Self.serveHTTP) && !found.contains(Self.finishRequest) {
+            throw FamilyError.notApplicable(family: GoHTTPFamily.name, reason: "\(who) has ServeHTTP but no \(Self.finishRequest), where a request ends",
+                                            hint: "this net/http is not one --go-http knows (Go 1.17 or newer)")
         }
         self.attachPath = attachPath
         self.displayPath = displayPath
@@ -116,7 +155,8 @@ public struct GoHTTPPlan: Sendable {
         self.goVersion = go.buildInfo.goVersion
         self.offsetsNote = structs.note
         self.offsets = o
-        self.sites = points
+        self.sites = placed.map(\.site)
+        self.placed = placed
         self.functions = sites.map(\.function.name)
     }
 }

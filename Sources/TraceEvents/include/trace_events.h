@@ -171,6 +171,9 @@ struct ut_go_offsets {
     __u64 netfd_laddr;             /* net.netFD.laddr (net.Addr) */
     __u64 netfd_raddr;             /* net.netFD.raddr (net.Addr) */
     __u64 tcpaddr_port;            /* net.TCPAddr.Port (int) */
+    __u64 response_req;            /* net/http.response.req (*Request) */
+    __u64 conn_hijacked;           /* net/http.conn.hijackedv (bool) */
+    __u64 g_parent_goid;           /* runtime.g.parentGoid (uint64, Go >= 1.21); 0: absent, use runtime.newproc1 */
 };
 
 /* Read-only config of every program (a `const volatile` global in BPF). */
@@ -183,7 +186,7 @@ struct ut_config {
 #define UT_EVENT_HEADER_SIZE 40
 #define UT_GO_REQUEST_REF_SIZE 24
 #define UT_GO_HTTP_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
-#define UT_GO_OFFSETS_SIZE (20 * 8)
+#define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE)
 #define UT_SSL_EVENT_SIZE (40 + 24)
