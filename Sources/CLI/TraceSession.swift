@@ -32,6 +32,7 @@ final class TraceSession: Sendable {
         let probes = try AttachedProbes(plan.request, shared: shared, sharingWith: peer)
         attachedList.withLock { $0.append(probes) }
         Log.write("uprobe-trace: attached \(probes.probeCount) probes to \(plan.summary)\n")
+        for note in plan.notes { Log.note(note) }
     }
 
     var attached: [AttachedProbes] { attachedList.withLock { $0 } }

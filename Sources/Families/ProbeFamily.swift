@@ -69,9 +69,13 @@ public struct FamilyPlan: Sendable {
     public let summary: String
     /// The traced program's Go version (`process.runtime.version`), if Go.
     public let goVersion: String?
+    /// Placement decisions the user should hear about (a probe left on a single-stepped instruction, and why).
+    public let notes: [String]
 
-    public init(family: ut_probe_family, request: ProbeRequest, displayPath: String, summary: String, goVersion: String? = nil) {
+    public init(family: ut_probe_family, request: ProbeRequest, displayPath: String, summary: String, goVersion: String? = nil,
+                notes: [String] = []) {
         self.family = family
+        self.notes = notes
         self.request = request
         self.displayPath = displayPath
         self.summary = summary
