@@ -93,7 +93,10 @@ struct TraceCommand: ParsableCommand {
 
     var pids: [Int32] { pid.flatMap { $0.split(separator: ",") }.compactMap { parseProcessID(String($0).trimmingCharacters(in: .whitespaces)) } }
 
-    var options: TraceOptions { TraceOptions(captureBytes: captureBytes, sqlLiterals: sqlLiterals) }
+    var options: TraceOptions {
+        TraceOptions(captureBytes: captureBytes, sqlLiterals: sqlLiterals,
+                     entrySites: getenv(TraceOptions.entrySitesVariable).map { String(cString: $0) } == "1")
+    }
 
     /// The families named on the command line; empty: detect them per --pid.
     var choices: [FamilyPlanner.Choice] {

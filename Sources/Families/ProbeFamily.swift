@@ -52,10 +52,17 @@ public struct TraceOptions: Sendable {
     public var captureBytes: UInt32
     /// Export SQL with its literals.
     public var sqlLiterals: Bool
+    /// Probe library functions at their entries even where a cheaper exact site
+    /// exists: only to measure what the cheap sites save (`UPROBE_TRACE_ENTRY_SITES=1`).
+    public var entrySites: Bool
 
-    public init(captureBytes: UInt32 = 1024, sqlLiterals: Bool = false) {
+    /// The environment variable that sets `entrySites`.
+    public static let entrySitesVariable = "UPROBE_TRACE_ENTRY_SITES"
+
+    public init(captureBytes: UInt32 = 1024, sqlLiterals: Bool = false, entrySites: Bool = false) {
         self.captureBytes = min(captureBytes, UInt32(UT_CAPTURE_MAX))
         self.sqlLiterals = sqlLiterals
+        self.entrySites = entrySites
     }
 }
 

@@ -22,7 +22,7 @@ public enum OpenSSLFamily: ProbeFamily {
     public static func plan(_ target: TraceTarget, spec: String?, options: TraceOptions) throws -> FamilyPlan {
         let lib = try LibraryPlan.resolve(spec: spec, defaultNames: defaultLibraries, pid: target.pid,
                                           functions: ["SSL_write", "SSL_write_ex", "SSL_read", "SSL_read_ex"], flag: flag)
-        let placements = OpenSSLPlacement.place(offsets: lib.offsets) { lib.code(atFileOffset: $0) }
+        let placements = OpenSSLPlacement.place(offsets: lib.offsets, entrySites: options.entrySites) { lib.code(atFileOffset: $0) }
         let p = openssl_bpf.progs.self
         let entryPrograms = ["SSL_write": p.ssl_write_entry, "SSL_write_ex": p.ssl_write_ex_entry,
                              "SSL_read": p.ssl_read_entry, "SSL_read_ex": p.ssl_read_ex_entry]

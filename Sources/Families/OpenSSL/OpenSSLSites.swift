@@ -50,12 +50,13 @@ public struct OpenSSLPlacement: Sendable, Hashable {
 extension OpenSSLPlacement {
     /// The placement of each direction whose functions `offsets` has.
     /// - Parameter code: the library's bytes from a file offset (at least 128 when there are).
-    public static func place(offsets: [String: UInt64], kernel: KernelRelease? = nil,
+    /// - Parameter entrySites: the entries regardless (to measure what the internal site saves).
+    public static func place(offsets: [String: UInt64], kernel: KernelRelease? = nil, entrySites: Bool = false,
                              code: (UInt64) -> UnsafeRawBufferPointer?) -> [OpenSSLPlacement] {
-        Direction.allCases.compactMap { place($0, offsets: offsets, kernel: kernel, code: code) }
+        Direction.allCases.compactMap { place($0, offsets: offsets, kernel: kernel, entrySites: entrySites, code: code) }
     }
 
-    static func place(_ d: Direction, offsets: [String: UInt64], kernel: KernelRelease?,
+    static func place(_ d: Direction, offsets: [String: UInt64], kernel: KernelRelease?, entrySites: Bool,
                       code: (UInt64) -> UnsafeRawBufferPointer?) -> OpenSSLPlacement? {
         let (plain, ex) = d.functions
         let present = [plain, ex].filter { offsets[$0] != nil }
@@ -68,6 +69,7 @@ extension OpenSSLPlacement {
             }
             return OpenSSLPlacement(direction: d, sites: sites, internalOffset: nil, reason: reason)
         }
+        if entrySites { return entries("entry: asked for (\(TraceOptions.entrySitesVariable)=1)") }
         let entryInsns = present.compactMap { f in code(offsets[f]!).flatMap { ProbeInstruction(code: $0, at: 0, kernel: kernel) } }
         if entryInsns.count == present.count, entryInsns.allSatisfy({ $0.cost.isCheap }) {
             return entries("the entries are already cheap")
