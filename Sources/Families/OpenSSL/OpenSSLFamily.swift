@@ -18,10 +18,12 @@ public enum OpenSSLFamily: ProbeFamily {
 
     /// The library names tried when none is given: what the process maps, else the host's.
     public static let defaultLibraries = ["libssl.so.3", "libssl.so"]
+    /// The public functions whose calls are traced.
+    public static let functions = ["SSL_write", "SSL_write_ex", "SSL_read", "SSL_read_ex"]
 
     public static func plan(_ target: TraceTarget, spec: String?, options: TraceOptions) throws -> FamilyPlan {
         let lib = try LibraryPlan.resolve(spec: spec, defaultNames: defaultLibraries, pid: target.pid,
-                                          functions: ["SSL_write", "SSL_write_ex", "SSL_read", "SSL_read_ex"], flag: flag)
+                                          functions: functions, flag: flag)
         let placements = OpenSSLPlacement.place(offsets: lib.offsets, entrySites: options.entrySites) { lib.code(atFileOffset: $0) }
         let p = openssl_bpf.progs.self
         let entryPrograms = ["SSL_write": p.ssl_write_entry, "SSL_write_ex": p.ssl_write_ex_entry,
