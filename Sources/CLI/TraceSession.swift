@@ -59,7 +59,7 @@ final class TraceSession: Sendable {
 
     /// Detaches every family and forgets it. Idempotent.
     func detachAll() {
-        for p in attachedList.withLock({ l in defer { l.removeAll() }; return l }) { p.detach() }
+        AttachedProbes.detachAll(attachedList.withLock { l in defer { l.removeAll() }; return l })
     }
 }
 

@@ -18,11 +18,11 @@ struct KernelFootprint {
     /// uprobe_multi links the tool holds (one per probed file and program).
     var multiLinks = 0
 
-    /// The programs of bpf/*.bpf.c.
+    /// The programs of every family's *.bpf.c (Sources/Families/*/).
     static let programNames: Set<String> = {
         var names: Set<String> = []
-        let dir = Repo.root.appendingPathComponent("bpf")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        let dir = Repo.root.appendingPathComponent("Sources/Families")
+        let files = FileManager.default.enumerator(atPath: dir.path)?.compactMap { $0 as? String } ?? []
         let pattern = /SEC\("u(?:ret)?probe[^"]*"\)\s*int\s+(\w+)\s*\(/
         for f in files where f.hasSuffix(".bpf.c") {
             let text = (try? String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)) ?? ""
@@ -34,7 +34,7 @@ struct KernelFootprint {
     /// Snapshot of what `tool` holds now. Every process in `traced` must carry
     /// breakpoints in its executable's text now (shows the text check can fail).
     static func take(tool: Int32, traced: [Int32], sourceLocation: SourceLocation = #_sourceLocation) throws -> KernelFootprint {
-        #expect(programNames.count >= 10, "program names from bpf/*.bpf.c: \(programNames)", sourceLocation: sourceLocation)
+        #expect(programNames.count >= 10, "program names from Sources/Families/*/*.bpf.c: \(programNames)", sourceLocation: sourceLocation)
         var f = KernelFootprint(tool: tool)
         // bpftool here lists no owning pids for programs and links: the tool's uprobe
         // perf events (which do name their pid) say which programs are its own.
@@ -47,7 +47,7 @@ struct KernelFootprint {
         let attached = Set(uprobes.compactMap { $0["prog_id"] as? Int } + multi.map(\.prog))
         for p in try bpftool("prog") {
             guard let id = p["id"] as? Int, attached.contains(id), let name = p["name"] as? String else { continue }
-            #expect(programNames.contains(name), "a program of the tool not in bpf/*.bpf.c: \(name)", sourceLocation: sourceLocation)
+            #expect(programNames.contains(name), "a program of the tool not in any family's .bpf.c: \(name)", sourceLocation: sourceLocation)
             f.programs.insert(id)
         }
         for l in try bpftool("link") {
