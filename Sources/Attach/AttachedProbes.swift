@@ -98,4 +98,10 @@ public final class AttachedProbes: Sendable {
 
     /// Removes every probe and unloads the programs. Stop the reader first. Idempotent.
     public func detach() { object.detach() }
+
+    /// Detaches all of `probes` at the same time (see `BPFObject.detach`): a
+    /// tool with several objects waits about one grace period, not one per link.
+    public static func detachAll(_ probes: [AttachedProbes]) {
+        concurrently(probes.count) { probes[$0].detach() }
+    }
 }

@@ -79,8 +79,15 @@ struct SymbolsDump: ParsableCommand {
         target.warnIfNotAttachable()
         let go = noGo ? nil : try GoSection.load(target.elf)
         if let error = go?.binary.offsetsError { Log.note(error.description) }
+        let library = LibrarySection.load(target.elf)
         target.emit(symbols, json: options.json, objectHeader: true) { out, w in
-            if w != nil { go?.write(to: &w!, allFunctions: allGoFunctions) } else { go?.print(to: out, allFunctions: allGoFunctions) }
+            if w != nil {
+                go?.write(to: &w!, allFunctions: allGoFunctions)
+                library?.write(to: &w!)
+            } else {
+                go?.print(to: out, allFunctions: allGoFunctions)
+                library?.print(to: out)
+            }
         }
     }
 }

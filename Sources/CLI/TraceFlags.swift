@@ -1,6 +1,10 @@
 import ArgumentParser
 import Families
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `trace`'s family flags: which families to attach (none: detect them per
 /// --pid) and what they copy.
 struct FamilyFlags: ParsableArguments {
@@ -19,7 +23,10 @@ struct FamilyFlags: ParsableArguments {
     @Flag(name: .customLong("sql-literals"), help: "Export SQL statements as written; by default literals are replaced with ?.")
     var sqlLiterals = false
 
-    var options: TraceOptions { TraceOptions(captureBytes: captureBytes, sqlLiterals: sqlLiterals) }
+    var options: TraceOptions {
+        TraceOptions(captureBytes: captureBytes, sqlLiterals: sqlLiterals,
+                     entrySites: getenv(TraceOptions.entrySitesVariable).map { String(cString: $0) } == "1")
+    }
 
     /// The families named on the command line; empty: detect them per --pid.
     var choices: [FamilyPlanner.Choice] {

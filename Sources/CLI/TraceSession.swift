@@ -33,7 +33,7 @@ final class TraceSession: Sendable {
         let probes = try AttachedProbes(plan.request, shared: shared, sharingWith: peer)
         attachedList.withLock { $0.append(probes) }
         Log.write("uprobe-trace: attached \(probes.probeCount) probes to \(plan.summary)\n")
-        if let note = plan.note { Log.note(note) }
+        for note in plan.notes { Log.note(note) }
     }
 
     var attached: [AttachedProbes] { attachedList.withLock { $0 } }
@@ -98,7 +98,7 @@ final class TraceSession: Sendable {
 
     /// Detaches every family and forgets it. Idempotent.
     func detachAll() {
-        for p in attachedList.withLock({ l in defer { l.removeAll() }; return l }) { p.detach() }
+        AttachedProbes.detachAll(attachedList.withLock { l in defer { l.removeAll() }; return l })
     }
 }
 

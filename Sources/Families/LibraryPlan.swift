@@ -11,6 +11,8 @@ public struct LibraryPlan: Sendable {
     public let pid: Int32?
     /// File offset of each wanted function the library defines.
     public let offsets: [String: UInt64]
+    /// The library itself, for families that decode their functions to place probes.
+    public let file: ELFFile
 
     /// - Parameters:
     ///   - spec: a path or a bare name (`libssl.so.3`); nil: the first of `defaultNames`
@@ -62,11 +64,19 @@ public struct LibraryPlan: Sendable {
         guard !offsets.isEmpty else {
             throw FamilyError.missingFunctions(library: displayPath, functions: functions, flag: flag)
         }
-        return LibraryPlan(attachPath: attachPath, displayPath: displayPath, pid: pid, offsets: offsets)
+        return LibraryPlan(attachPath: attachPath, displayPath: displayPath, pid: pid, offsets: offsets, file: elf)
     }
 }
 
 extension LibraryPlan {
+    /// Up to `count` bytes of the file from `fileOffset` (fewer at its end); nil past the end.
+    public func code(atFileOffset fileOffset: UInt64, count: Int = 128) -> UnsafeRawBufferPointer? {
+        let bytes = file.bytes
+        guard fileOffset < UInt64(bytes.count) else { return nil }
+        let start = Int(fileOffset)
+        return UnsafeRawBufferPointer(rebasing: bytes[start ..< min(bytes.count, start + count)])
+    }
+
     /// "libssl.so.3 (pid 42)" / "(every process)", for the attached line.
     public var summary: String { "\(displayPath) (\(pid.map { "pid \($0)" } ?? "every process"))" }
 }

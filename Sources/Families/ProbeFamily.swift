@@ -52,10 +52,17 @@ public struct TraceOptions: Sendable {
     public var captureBytes: UInt32
     /// Export SQL with its literals.
     public var sqlLiterals: Bool
+    /// Probe library functions at their entries even where a cheaper exact site
+    /// exists: only to measure what the cheap sites save (`UPROBE_TRACE_ENTRY_SITES=1`).
+    public var entrySites: Bool
 
-    public init(captureBytes: UInt32 = 1024, sqlLiterals: Bool = false) {
+    /// The environment variable that sets `entrySites`.
+    public static let entrySitesVariable = "UPROBE_TRACE_ENTRY_SITES"
+
+    public init(captureBytes: UInt32 = 1024, sqlLiterals: Bool = false, entrySites: Bool = false) {
         self.captureBytes = min(captureBytes, UInt32(UT_CAPTURE_MAX))
         self.sqlLiterals = sqlLiterals
+        self.entrySites = entrySites
     }
 }
 
@@ -69,18 +76,17 @@ public struct FamilyPlan: Sendable {
     public let summary: String
     /// The traced program's Go version (`process.runtime.version`), if Go.
     public let goVersion: String?
-    /// Something the user should know about this plan (e.g. offsets taken from
-    /// DWARF for a Go newer than the built-in table), printed once at attach.
-    public let note: String?
+    /// Placement decisions the user should hear about (a probe left on a single-stepped instruction, and why).
+    public let notes: [String]
 
-    public init(family: ut_probe_family, request: ProbeRequest, displayPath: String, summary: String,
-                goVersion: String? = nil, note: String? = nil) {
+    public init(family: ut_probe_family, request: ProbeRequest, displayPath: String, summary: String, goVersion: String? = nil,
+                notes: [String] = []) {
         self.family = family
+        self.notes = notes
         self.request = request
         self.displayPath = displayPath
         self.summary = summary
         self.goVersion = goVersion
-        self.note = note
     }
 }
 

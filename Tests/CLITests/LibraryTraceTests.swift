@@ -62,14 +62,28 @@ import Testing
         return (a["url.path"] ?? "?") + (a["url.query"].map { "?" + $0 } ?? "")
     }
 
-    @Test func tlsServerAndClientSpans() throws {
+    /// The tool's environment for each attach path: uprobe_multi links (the
+    /// default on kernels >= 6.6) or the perf-uprobe fallback, one per site.
+    static func environment(perfUprobes: Bool) -> [String: String]? {
+        perfUprobes ? ["UPROBE_TRACE_NO_UPROBE_MULTI": "1"] : nil
+    }
+
+    /// The attach path the running tool took is the one asked for.
+    func expectAttachPath(_ tracer: Background, perfUprobes: Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+        let links = KernelFootprint.uprobeMultiLinks(of: tracer.process.processIdentifier)
+        #expect(links.isEmpty == perfUprobes, "\(links.count) uprobe_multi links with perfUprobes=\(perfUprobes)", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: [false, true])
+    func tlsServerAndClientSpans(perfUprobes: Bool) throws {
         guard canRun() else { return }
         let server = try HTTPSServer()
-        let json = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-\(getpid()).jsonl").path
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-\(getpid())-\(perfUprobes).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: json) }
-        let tracer = try Background(Repo.tool, ["--ssl", "--otlp-json", json, "--quiet"])
+        let tracer = try Background(Repo.tool, ["--ssl", "--otlp-json", json, "--quiet"], environment: Self.environment(perfUprobes: perfUprobes))
         let attached = tracer.waitForStderr("attached")
         #expect(attached.contains("libssl.so.3 (every process)"), "\(attached)")
+        expectAttachPath(tracer, perfUprobes: perfUprobes)
 
         let plan = targets(100)
         let transfers = try curl(server.port, plan)
@@ -187,18 +201,20 @@ import Testing
         }
     }
 
-    @Test func mysqlStatementSpans() throws {
-        try withMariaDB { socket in try mysqlStatementSpans(socket: socket) }
+    @Test(arguments: [false, true])
+    func mysqlStatementSpans(perfUprobes: Bool) throws {
+        try withMariaDB { socket in try mysqlStatementSpans(socket: socket, perfUprobes: perfUprobes) }
     }
 
-    func mysqlStatementSpans(socket: String) throws {
-
+    func mysqlStatementSpans(socket: String, perfUprobes: Bool) throws {
         for raw in [false, true] {
-            let json = FileManager.default.temporaryDirectory.appendingPathComponent("mysql-\(getpid())-\(raw).jsonl").path
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("mysql-\(getpid())-\(raw)-\(perfUprobes).jsonl").path
             defer { try? FileManager.default.removeItem(atPath: json) }
-            let tracer = try Background(Repo.tool, ["--mysql", "--otlp-json", json, "--quiet"] + (raw ? ["--sql-literals"] : []))
+            let tracer = try Background(Repo.tool, ["--mysql", "--otlp-json", json, "--quiet"] + (raw ? ["--sql-literals"] : []),
+                                        environment: Self.environment(perfUprobes: perfUprobes))
             let attached = tracer.waitForStderr("attached")
             #expect(attached.contains("libmariadb.so.3"), "\(attached)")
+            expectAttachPath(tracer, perfUprobes: perfUprobes)
             let out = try run(Self.python, [Repo.testdata.appendingPathComponent("mysql/run_statements.py").path, "--socket", socket])
             let lines = out.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
             #expect(lines.count == 12, "\(out.stderr)")

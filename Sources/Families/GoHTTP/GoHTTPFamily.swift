@@ -46,7 +46,7 @@ extension GoHTTPPlan {
             request: ProbeRequest(object: go_http_bpf.object, path: attachPath, pid: pid, config: config,
                                   sites: sites, sharedMaps: GoHTTPFamily.crossProcessMaps),
             displayPath: displayPath, summary: "\(who): \(functions.joined(separator: ", "))", goVersion: goVersion,
-            note: offsetsNote)
+            notes: offsetsNote.map { [$0] } ?? [])
     }
 }
 

@@ -13,8 +13,17 @@
  * result in RAX. None of the four calls another of them (each goes to
  * ssl_read_internal / ssl_write_internal), so one call per thread is in flight.
  *
- * Cost: 2 uprobe hits (entry + uretprobe) per SSL call. Calls that moved no
- * bytes (WANT_READ on a non-blocking socket, errors, close) send nothing.
+ * Two placements (OpenSSLSites.swift chooses, per direction):
+ * - Internal (Debian's OpenSSL 3.0: the public functions start with
+ *   `sub $N,%rsp`, single-stepped, then call the internal function with RDI,
+ *   RSI unchanged and RCX = &count): ssl_*_internal_entry + ssl_return on the
+ *   internal function, whose entry is a `push` (emulated). The return address
+ *   tells which public function called; other callers (BIO_f_ssl) are ignored.
+ * - Entry: ssl_*_entry + ssl_return on the public functions themselves.
+ *
+ * Cost: 2 uprobe hits (entry + uretprobe) per SSL call; about 1.5 µs with the
+ * internal placement, 25+ µs under KVM at the public entry. Calls that moved
+ * no bytes (WANT_READ on a non-blocking socket, errors, close) send nothing.
  */
 #include "common.bpf.h"
 
@@ -105,9 +114,52 @@ int ssl_read_ex_entry(struct pt_regs *ctx) {
 }
 
 /*
- * Uretprobe on each of SSL_write, SSL_write_ex, SSL_read, SSL_read_ex:
- * RAX = the int result. Byte count: the result for the plain forms; for the
- * _ex forms, *written / *readbytes when the result is 1. Sends the event with
+ * The entry of the internal function behind a pair of public ones: the return
+ * address at (RSP), minus the probe address, says which public function made
+ * the call (`a` → function `fa`, `b` → `fb`, from ut_cfg.ssl); any other caller
+ * is not traced. RDI = ssl, RSI = buf, RDX = size, RCX = size_t* count: for the
+ * plain forms it points at the wrapper's local count, which it returns.
+ */
+static __always_inline int ssl_internal_enter(struct pt_regs *ctx, __s64 a, __u32 fa, __s64 b, __u32 fb) {
+    if (ut_other_process())
+        return 0;
+    __u64 ret_addr = 0;
+    if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)PT_REGS_SP(ctx)) < 0)
+        return 0;
+    __s64 delta = (__s64)(ret_addr - PT_REGS_IP(ctx));
+    if (a && delta == a)
+        return ssl_enter(ctx, fa, PT_REGS_PARM4(ctx));
+    if (b && delta == b)
+        return ssl_enter(ctx, fb, PT_REGS_PARM4(ctx));
+    return 0;
+}
+
+/*
+ * Hooks the entry of OpenSSL 3.x's static int ssl_read_internal(SSL *s,
+ * void *buf, size_t num, size_t *readbytes), called by SSL_read (RCX = its
+ * local count) and SSL_read_ex (RCX = the caller's readbytes). Returns 1 and
+ * sets *readbytes on success, <= 0 otherwise (SSL_read then returns that).
+ */
+SEC("uprobe")
+int ssl_read_internal_entry(struct pt_regs *ctx) {
+    return ssl_internal_enter(ctx, ut_cfg.ssl.read, UT_SSL_READ, ut_cfg.ssl.read_ex, UT_SSL_READ_EX);
+}
+
+/*
+ * Hooks the entry of OpenSSL 3.x's int ssl_write_internal(SSL *s,
+ * const void *buf, size_t num, size_t *written), called by SSL_write and
+ * SSL_write_ex the same way as ssl_read_internal above.
+ */
+SEC("uprobe")
+int ssl_write_internal_entry(struct pt_regs *ctx) {
+    return ssl_internal_enter(ctx, ut_cfg.ssl.write, UT_SSL_WRITE, ut_cfg.ssl.write_ex, UT_SSL_WRITE_EX);
+}
+
+/*
+ * Uretprobe on each of SSL_write, SSL_write_ex, SSL_read, SSL_read_ex, or on
+ * ssl_read_internal / ssl_write_internal: RAX = the int result. Byte count:
+ * the result for the plain forms at their own return; with a count pointer
+ * (_ex, or any call of the internal functions), *count when the result is > 0. Sends the event with
  * a copy of the first bytes of buf (the caller's buffer: for reads it holds
  * the plaintext only now, at return).
  */
@@ -127,7 +179,7 @@ int ssl_return(struct pt_regs *ctx) {
     if (call.out) {
         __u64 n = 0;
         count = 0;
-        if (ret == 1) {
+        if (ret > 0) {
             if (bpf_probe_read_user(&n, sizeof(n), (void *)call.out) < 0)
                 flags |= UT_FLAG_READ_FAILED;
             else

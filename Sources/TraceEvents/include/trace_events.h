@@ -176,11 +176,24 @@ struct ut_go_offsets {
     __u64 g_parent_goid;           /* runtime.g.parentGoid (uint64, Go >= 1.21); 0: absent, use runtime.newproc1 */
 };
 
+/* Where OpenSSL's public read/write functions call the internal function
+ * the probes sit on (ssl_read_internal / ssl_write_internal in 3.x): for each
+ * caller, (return address of its call − entry of the internal function), the
+ * same in the file and at run time. 0: that caller is not probed this way
+ * (Sources/Families/OpenSSL/OpenSSLSites.swift finds them). */
+struct ut_ssl_callers {
+    __s64 read;
+    __s64 read_ex;
+    __s64 write;
+    __s64 write_ex;
+};
+
 /* Read-only config of every program (a `const volatile` global in BPF). */
 struct ut_config {
     __u32 target_tgid;   /* 0: any process that maps the probed file */
     __u32 capture_bytes; /* plaintext/statement bytes to copy per call, <= UT_CAPTURE_MAX */
     struct ut_go_offsets go;
+    struct ut_ssl_callers ssl;
 };
 
 #define UT_EVENT_HEADER_SIZE 40
@@ -188,7 +201,8 @@ struct ut_config {
 #define UT_GO_HTTP_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
 #define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
-#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE)
+#define UT_SSL_CALLERS_SIZE (4 * 8)
+#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
 
