@@ -137,9 +137,18 @@ import Testing
             try? stdin.close()
             child.waitUntilExit()
         }
-        let maps = try String(contentsOfFile: "/proc/\(child.processIdentifier)/maps", encoding: .utf8)
-        let libc = try #require(maps.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last }
-            .first { $0.hasPrefix("/") && $0.contains("/libc.so") }).description
+        // The child may not have exec'd and mapped libc yet when Process.run returns.
+        func mappedLibc() -> String? {
+            let maps = (try? String(contentsOfFile: "/proc/\(child.processIdentifier)/maps", encoding: .utf8)) ?? ""
+            return maps.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last }
+                .first { $0.hasPrefix("/") && $0.contains("/libc.so") }.map(String.init)
+        }
+        var found = mappedLibc()
+        for _ in 0..<200 where found == nil {
+            usleep(10_000)
+            found = mappedLibc()
+        }
+        let libc = try #require(found, "the fixture maps libc within 2 s")
         let elf = try ELFFile(path: libc)
         var seen = Set<UInt64>()
         let offsets = try elf.symbols()
