@@ -36,6 +36,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM  # through the EXIT trap: never leave a host-wide tracer behind
 
 echo 1 > /proc/sys/kernel/bpf_stats_enabled
 # Sum of run_cnt over the BPF programs the tool holds (entry and return hits).
