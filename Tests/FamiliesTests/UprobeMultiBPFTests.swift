@@ -146,7 +146,6 @@ import Testing
             try? stdin.close()
             child.waitUntilExit()
         }
-<<<<<<< .merge_file_6NyTWm
         // The child maps libc once ld.so has run: wait for it rather than race it.
         var found: String?
         for _ in 0..<200 where found == nil {
@@ -156,20 +155,6 @@ import Testing
             if found == nil { usleep(10_000) }
         }
         let libc = try #require(found, "fixture-pie never mapped libc")
-=======
-        // The child may not have exec'd and mapped libc yet when Process.run returns.
-        func mappedLibc() -> String? {
-            let maps = (try? String(contentsOfFile: "/proc/\(child.processIdentifier)/maps", encoding: .utf8)) ?? ""
-            return maps.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last }
-                .first { $0.hasPrefix("/") && $0.contains("/libc.so") }.map(String.init)
-        }
-        var found = mappedLibc()
-        for _ in 0..<200 where found == nil {
-            usleep(10_000)
-            found = mappedLibc()
-        }
-        let libc = try #require(found, "the fixture maps libc within 2 s")
->>>>>>> .merge_file_Eqpp67
         let elf = try ELFFile(path: libc)
         var seen = Set<UInt64>()
         let offsets = try elf.symbols()
