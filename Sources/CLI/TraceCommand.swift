@@ -1,7 +1,6 @@
 import ArgumentParser
 import Attach
 import Families
-import Symbols
 import SystemSupport
 import Tracing
 

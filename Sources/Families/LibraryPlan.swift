@@ -80,11 +80,3 @@ extension LibraryPlan {
     /// "libssl.so.3 (pid 42)" / "(every process)", for the attached line.
     public var summary: String { "\(displayPath) (\(pid.map { "pid \($0)" } ?? "every process"))" }
 }
-
-extension TraceTarget {
-    /// The process, when the target is one.
-    public var pid: Int32? {
-        if case .process(let pid) = self { return pid }
-        return nil
-    }
-}

@@ -9,14 +9,4 @@ public enum ProbeFamilies {
         OpenSSLFamily.self,
         MySQLFamily.self,
     ]
-
-    /// The family with this flag (`go-http`).
-    public static func withFlag(_ flag: String) -> (any ProbeFamily.Type)? {
-        all.first { $0.flag == flag }
-    }
-
-    /// The family with this `enum ut_probe_family` index.
-    public static func withID(_ id: ut_probe_family) -> (any ProbeFamily.Type)? {
-        all.first { $0.id == id }
-    }
 }

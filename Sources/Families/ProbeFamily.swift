@@ -44,6 +44,12 @@ public enum TraceTarget: Sendable, Equatable {
     case executable(String)
     /// No process named: a library family probes the library file itself, in every process that maps it.
     case host
+
+    /// The process, when the target is one.
+    public var pid: Int32? {
+        if case .process(let pid) = self { return pid }
+        return nil
+    }
 }
 
 /// The `trace` options the families read.
