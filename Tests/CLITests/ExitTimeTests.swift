@@ -13,7 +13,10 @@ import Testing
     /// Signal to exit with uprobe_multi: 0.12–0.16 s measured with 114 sites
     /// (24 links, detached concurrently) on a 2-core VM under load (builds and a
     /// benchmark running); 1.15–1.2 s when the links were closed one by one.
-    static let multiBound: Duration = .seconds(1)
+    /// Once 1.56 s when `make test`'s other suites shared the 2 cores, so the test
+    /// asserts 4 s: still well apart from perf uprobes (9–15 s for these sites);
+    /// the sub-second figure is the benchmark's to show, not a test's.
+    static let multiBound: Duration = .seconds(4)
 
     @Test(arguments: [false, true])
     func everyFamilyThenSIGINT(perfUprobes: Bool) throws {
