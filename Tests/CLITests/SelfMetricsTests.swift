@@ -208,3 +208,40 @@ extension GoHTTPTraceTests {
         #expect(r.stderrLines.count == 1 && r.stderr.contains(args[0]) && r.stderr.contains("hint:"), "\(args): \(r.stderr)")
     }
 }
+
+/// The metrics address faces the node's network: idle connections (more than
+/// the server keeps open), a slowloris, a 2 MB request head and garbage bytes
+/// must never keep a scrape out, and the tool keeps tracing through all of it.
+extension GoHTTPTraceTests {
+    @Test func hostileMetricsClientsNeverStarveAScrape() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try Server(Repo.fixture("go-server"))
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--metrics-addr", "127.0.0.1:0", "--quiet"])
+        tracer.watchdog(seconds: 120)
+        let head = tracer.waitForStderr("metrics on")
+        let address = try #require(metricsAddress(in: head), "\(head)")
+        let colon = address.lastIndex(of: ":")!
+        let r = try run("/usr/bin/python3", [Repo.root.appendingPathComponent("testdata/python/metrics_abuse.py").path,
+                                              String(address[..<colon]), String(address[address.index(after: colon)...]), "200"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        print("metrics server under abuse: \(r.stdout)")
+        for key in ["scrape_beside_idle", "scrape_beside_slowloris", "scrape_after"] {
+            let s = try #require(seen[key] as? [String: Any], "\(key)")
+            #expect(s["status"] as? Int == 200 && s["has_metrics"] as? Bool == true, "\(key): \(s)")
+            // One connection at a time took 2 s per idle client (400 s for these 200);
+            // served together, a scrape takes milliseconds. 5 s leaves room for load.
+            #expect((s["seconds"] as? Double ?? 99) < 5, "\(key): \(s)")
+        }
+        #expect(seen["big_head_status"] as? Int == 431, "\(seen)")
+        #expect(seen["garbage_status"] as? Int == 400, "\(seen)")
+        // Cut at its 2 s deadline, not after the ~11 s it would take to send everything.
+        let slow = seen["slowloris_closed_after"] as? Double ?? -1
+        #expect(slow >= 1.5 && slow < 8, "slowloris closed after \(slow) s")
+
+        #expect(try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(server.address)/sleep?ms=0"]).stdout == "200")
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("1 spans"), "the tool kept tracing: \(stderr)")
+    }
+}
