@@ -1,3 +1,4 @@
+import Attach
 import Foundation
 import Families
 import OTLP
@@ -13,6 +14,9 @@ struct SelfMetrics: Sendable {
     let spans: Counter
     /// Wall-clock seconds since the epoch when the tool started.
     let startTime: Double
+    /// On while serving metrics, so the program run time is counted; nil when
+    /// the kernel refused (it needs CAP_SYS_ADMIN), and the gauge says so.
+    let runStatistics: BPFRunStatistics?
 
     func render() -> String {
         var out = PrometheusText()
@@ -39,9 +43,37 @@ struct SelfMetrics: Sendable {
                    exporters.map { (["exporter": $0.0], Double($0.1.queueDepth)) })
         out.histogram("export_duration_seconds", "Time from a batch's first export attempt to its outcome, retries included.",
                       exporters.map { (["exporter": $0.0], $0.1.exportSeconds) })
+        bpfSamples(attached, into: &out)
         out.family("process_start_time_seconds", "gauge", "Start time of the uprobe-trace process since the Unix epoch, in seconds.",
                    [([:], startTime)])
         return out.text
+    }
+}
+
+extension SelfMetrics {
+    /// Map fill and program run time per family: the in-kernel half of the
+    /// tool's cost and its capacity limits. A map shared by every family (its
+    /// one kernel id) is listed once, under the first family that holds it.
+    func bpfSamples(_ attached: [AttachedProbes], into out: inout PrometheusText) {
+        var seen = Set<UInt32>()
+        var entries: [([String: String], Double)] = [], capacity: [([String: String], Double)] = []
+        var runs: [([String: String], Double)] = [], runTime: [([String: String], Double)] = []
+        for probes in attached {
+            for map in (try? probes.object.mapUsage()) ?? [] where seen.insert(map.id).inserted {
+                entries.append((["family": probes.name, "map": map.name], Double(map.entries)))
+                capacity.append((["family": probes.name, "map": map.name], Double(map.maxEntries)))
+            }
+            for program in (try? probes.object.programs()) ?? [] {
+                runs.append((["family": probes.name, "program": program.name], Double(program.runCount)))
+                runTime.append((["family": probes.name, "program": program.name], Double(program.runTimeNs) / 1e9))
+            }
+        }
+        out.family("bpf_map_entries", "gauge", "Entries in each BPF hash map now, per probe family.", entries)
+        out.family("bpf_map_max_entries", "gauge", "Capacity of each BPF hash map (max_entries).", capacity)
+        out.family("bpf_program_runs_total", "counter", "Times each BPF program ran (kernel run statistics, on while metrics are served).", runs)
+        out.family("bpf_program_run_time_seconds_total", "counter", "Time spent in each BPF program, in seconds (kernel run statistics).", runTime)
+        out.family("bpf_stats_enabled", "gauge", "1 when the kernel counts BPF program run time for the two series above; 0 when it refused (needs CAP_SYS_ADMIN).",
+                   [([:], runStatistics == nil ? 0 : 1)])
     }
 }
 

@@ -141,7 +141,8 @@ struct TraceCommand: ParsableCommand {
         defer { metrics?.stop() }
         if let metrics {
             metrics.start(render: SelfMetrics(session: session, sinks: sinks, spans: spanCount,
-                                              startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9).render)
+                                              startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9,
+                                              runStatistics: try? BPFRunStatistics()).render)
             Log.write("uprobe-trace: metrics on http://\(metrics.address)/metrics\n")
         }
 

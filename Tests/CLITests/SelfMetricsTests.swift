@@ -89,6 +89,20 @@ extension GoHTTPTraceTests {
         #expect(metrics.value("uprobe_trace_events_lost_total", ["family": "go_http"]) == 0)
         #expect(metrics.value("uprobe_trace_spans_produced_total") == Double(n))
         #expect(metrics.value("uprobe_trace_probes_attached", ["family": "go_http"]) == probes)
+        // The kernel's side: run statistics on while serving, every program listed,
+        // the programs ran at least once per request; hash maps within capacity.
+        #expect(metrics.value("uprobe_trace_bpf_stats_enabled") == 1)
+        let runs = metrics.samples.filter { $0.name == "uprobe_trace_bpf_program_runs_total" && $0.labels["family"] == "go_http" }
+        #expect(runs.count >= 3 && runs.reduce(0) { $0 + $1.value } >= Double(n), "\(runs.map { ($0.labels["program"] ?? "", $0.value) })")
+        let runTime = metrics.samples.filter { $0.name == "uprobe_trace_bpf_program_run_time_seconds_total" }.reduce(0) { $0 + $1.value }
+        #expect(runTime > 0 && runTime < 1, "\(runTime) s in BPF for \(n) requests")
+        let maps = metrics.samples.filter { $0.name == "uprobe_trace_bpf_map_max_entries" }
+        #expect(!maps.isEmpty)
+        for m in maps {
+            let used = metrics.value("uprobe_trace_bpf_map_entries", m.labels)
+            #expect(used != nil && used! >= 0 && used! <= m.value, "\(m.labels): \(used ?? -1) of \(m.value)")
+        }
+        #expect(Set(maps.map { $0.labels["map"] ?? "" }).count == maps.count, "a shared map listed once")
         #expect(metrics.value("uprobe_trace_export_queue_depth", ["exporter": "otlp-http"]) == 0)
         #expect(metrics.value("uprobe_trace_spans_dropped_total", ["exporter": "otlp-http", "reason": "queue_full"]) == 0)
         let start = try #require(metrics.value("uprobe_trace_process_start_time_seconds"))
