@@ -123,11 +123,13 @@ struct TraceCommand: ParsableCommand {
         let metrics = try metricsAddr.map { try MetricsServer(listen: $0) }
         let resources = ResourceCache(plans: plans, environment: environment)
         let spanCount = Counter(), unsampled = Counter()
+        let requests = RequestMetrics(startTimeUnixNano: BootClock().unixNanos(fromBoot: started))
         let session = try TraceSession(
             ringBufferBytes: ringBufferSize ?? SharedMaps.defaultRingBufferBytes,
             assembler: SpanAssembler(clock: BootClock(), sampler: Sampler(ratio: sampleRatio), options: families.options,
                                      resource: { resources.resource(for: $0) })) { spans in
             for span in spans {
+                requests.record(span)   // every request counts, sampled or not
                 guard span.sampled else { unsampled.add(1); continue }
                 spanCount.add(1)
                 sinks.enqueue(span)
@@ -142,7 +144,7 @@ struct TraceCommand: ParsableCommand {
         if let metrics {
             metrics.start(render: SelfMetrics(session: session, sinks: sinks, spans: spanCount,
                                               startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9,
-                                              runStatistics: try? BPFRunStatistics()).render)
+                                              runStatistics: try? BPFRunStatistics(), requests: requests).render)
             Log.write("uprobe-trace: metrics on http://\(metrics.address)/metrics\n")
         }
 

@@ -259,3 +259,44 @@ extension GoHTTPTraceTests {
         #expect(stderr.contains("1 spans"), "the tool kept tracing: \(stderr)")
     }
 }
+
+/// RED metrics count every request, not the sampled ones: a known mix with
+/// `--sample-ratio 0.1` gives exact counts per (method, status) on /metrics.
+extension GoHTTPTraceTests {
+    @Test func requestHistogramsCountEveryRequestWhateverIsSampled() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try Server(Repo.fixture("go-server"))
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--metrics-addr", "127.0.0.1:0",
+                                                "--sample-ratio", "0.1", "--quiet"])
+        tracer.watchdog(seconds: 120)
+        let address = try #require(metricsAddress(in: tracer.waitForStderr("metrics on")))
+        // Announced before any request: a dashboard sees 0, not "no data".
+        let before = try scrape(address).body
+        for name in ["http_server_request_duration_seconds", "http_client_request_duration_seconds", "db_client_operation_duration_seconds"] {
+            #expect(before.contains("# TYPE \(name) histogram"), "\(name)")
+        }
+        let mix = [200: 37, 404: 21, 503: 12]
+        let targets = mix.flatMap { code, n in (0..<n).map { "/status?code=\(code)&i=\($0)" } }.shuffled()
+        let replies = try load(server.address, targets, concurrency: 4)
+        #expect(replies.count == targets.count)
+        let series = { (code: Int) in ["http_request_method": "GET", "http_response_status_code": String(code), "service_name": "go-server"] }
+        var metrics = Scrape("")
+        for _ in 0..<50 {
+            metrics = Scrape(try scrape(address).body)
+            if mix.allSatisfy({ metrics.value("http_server_request_duration_seconds_count", series($0.key)) == Double($0.value) }) { break }
+            usleep(100_000)
+        }
+        for (code, n) in mix {
+            #expect(metrics.value("http_server_request_duration_seconds_count", series(code)) == Double(n), "status \(code)")
+            var inf = series(code); inf["le"] = "+Inf"
+            #expect(metrics.value("http_server_request_duration_seconds_bucket", inf) == Double(n))
+            let sum = metrics.value("http_server_request_duration_seconds_sum", series(code)) ?? -1
+            #expect(sum > 0 && sum < Double(n), "\(sum) s for \(n) requests")
+        }
+        #expect(metrics.samples.filter { $0.name == "http_server_request_duration_seconds_count" }.allSatisfy { $0.labels["url_path"] == nil })
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let exported = stderr.firstMatch(of: /(\d+) spans \(/).flatMap { Int($0.1) } ?? -1
+        #expect(exported < targets.count && stderr.contains("not sampled"), "the ratio applied to spans: \(stderr)")
+    }
+}
