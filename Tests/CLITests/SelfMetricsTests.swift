@@ -108,8 +108,13 @@ extension GoHTTPTraceTests {
         let start = try #require(metrics.value("uprobe_trace_process_start_time_seconds"))
         #expect(start >= started - 1 && start <= Date().timeIntervalSince1970, "\(start) vs \(started)")
         // Every family announced, with a known type; every sample belongs to one.
+        // The tool's own metrics are prefixed; the request histograms carry their
+        // semantic-convention names.
+        let requestHistograms = ["http_server_request_duration_seconds", "http_client_request_duration_seconds",
+                                 "db_client_operation_duration_seconds", "rpc_server_call_duration_seconds", "rpc_client_call_duration_seconds"]
+        #expect(Set(metrics.types.keys.filter { !$0.hasPrefix("uprobe_trace_") }) == Set(requestHistograms))
         for (name, type) in metrics.types {
-            #expect(name.hasPrefix("uprobe_trace_") && metrics.helps.contains(name))
+            #expect(metrics.helps.contains(name))
             #expect(["counter", "gauge", "histogram"].contains(type))
             if type == "counter" { #expect(name.hasSuffix("_total")) }
         }
@@ -261,13 +266,22 @@ extension GoHTTPTraceTests {
 }
 
 /// RED metrics count every request, not the sampled ones: a known mix with
-/// `--sample-ratio 0.1` gives exact counts per (method, status) on /metrics.
+/// `--sample-ratio 0.1` gives exact counts per (method, status) on /metrics and
+/// in the OTLP metrics the collector receives (periodically and at exit).
 extension GoHTTPTraceTests {
     @Test func requestHistogramsCountEveryRequestWhateverIsSampled() throws {
-        guard requireFixtures(), requireRoot() else { return }
+        guard requireFixtures(), requireRoot(),
+              require((try? run("/usr/bin/env", ["python3", "-c", "import opentelemetry.proto"]).status) == 0,
+                      "python opentelemetry-proto missing (scripts/setup.sh installs it)") else { return }
+        let outDir = FileManager.default.temporaryDirectory.appendingPathComponent("red-otlp-\(getpid())")
+        try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outDir) }
+        let (receiver, port) = try otlpReceiver(outDir)
+        defer { receiver.process.terminate() }
         let server = try Server(Repo.fixture("go-server"))
         let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--metrics-addr", "127.0.0.1:0",
-                                                "--sample-ratio", "0.1", "--quiet"])
+                                                "--sample-ratio", "0.1", "--quiet", "--otlp-endpoint", "http://127.0.0.1:\(port)"],
+                                    environment: ["OTEL_METRIC_EXPORT_INTERVAL": "300"])
         tracer.watchdog(seconds: 120)
         let address = try #require(metricsAddress(in: tracer.waitForStderr("metrics on")))
         // Announced before any request: a dashboard sees 0, not "no data".
@@ -298,5 +312,33 @@ extension GoHTTPTraceTests {
         #expect(status == 0, "\(stderr)")
         let exported = stderr.firstMatch(of: /(\d+) spans \(/).flatMap { Int($0.1) } ?? -1
         #expect(exported < targets.count && stderr.contains("not sampled"), "the ratio applied to spans: \(stderr)")
+        #expect(stderr.contains("metrics: ") && stderr.contains("/v1/metrics, 0 failed"), "\(stderr)")
+
+        // The collector's view: the last (final) export carries the same totals.
+        let lines = try String(contentsOf: outDir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count >= 2, "periodic exports and the final one: \(lines.count)")
+        let last = try #require(try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])
+        var counts: [Int: Int] = [:]
+        for rm in last["resourceMetrics"] as? [[String: Any]] ?? [] {
+            let resource = (rm["resource"] as? [String: Any])?["attributes"] as? [[String: Any]] ?? []
+            #expect(resource.contains { $0["key"] as? String == "service.name" })
+            for sm in rm["scopeMetrics"] as? [[String: Any]] ?? [] {
+                for m in sm["metrics"] as? [[String: Any]] ?? [] where m["name"] as? String == "http.server.request.duration" {
+                    #expect(m["unit"] as? String == "s")
+                    let h = try #require(m["histogram"] as? [String: Any])
+                    #expect(h["aggregationTemporality"] as? String == "AGGREGATION_TEMPORALITY_CUMULATIVE")
+                    for p in h["dataPoints"] as? [[String: Any]] ?? [] {
+                        let attrs = p["attributes"] as? [[String: Any]] ?? []
+                        let code = attrs.first { $0["key"] as? String == "http.response.status_code" }
+                            .flatMap { ($0["value"] as? [String: Any])?["intValue"] as? String }.flatMap { Int($0) } ?? -1
+                        let n = Int(p["count"] as? String ?? "") ?? -1
+                        let buckets = (p["bucketCounts"] as? [String] ?? []).compactMap { Int($0) }
+                        #expect(buckets.reduce(0, +) == n && buckets.count == (p["explicitBounds"] as? [Double] ?? []).count + 1)
+                        counts[code, default: 0] += n
+                    }
+                }
+            }
+        }
+        #expect(counts == mix, "OTLP counts per status: \(counts)")
     }
 }
