@@ -51,6 +51,12 @@ public struct PostgresSendEvent: DecodedRecord, Sendable, Equatable {
         database = e.db_len == 0 ? nil : withUnsafeBytes(of: e.db) { String(decoding: $0.prefix(Int(e.db_len)), as: UTF8.self) }
     }
 
+    /// Decodes one ring-buffer record (see `init?(bytes: UnsafeRawBufferPointer)`).
+    public init?(bytes: [UInt8]) {
+        guard let e = bytes.withUnsafeBytes({ PostgresSendEvent(bytes: $0) }) else { return nil }
+        self = e
+    }
+
     /// Builds an event directly (tests, replay).
     public init(pid: UInt32, tid: UInt32 = 0, flags: UInt32 = 0, startBootNanos: UInt64, connection: UInt64,
                 function: Function, parameterCount: Int32 = 0, statement: [UInt8], length: UInt64? = nil,
