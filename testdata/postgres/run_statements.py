@@ -19,9 +19,10 @@ Four ways of running a statement:
 - psycopg2 with async_=1 (PQsendQuery, then PQconsumeInput / PQisBusy /
   PQgetResult driven by poll()).
 
-usage: run_statements.py --host SOCKET_DIR --port PORT [--wait]
+usage: run_statements.py --host SOCKET_DIR --port PORT [--wait | --wait-file PATH]
 A line "ready PID" is printed first; with --wait the script then waits for a
-line on stdin before running the statements (so probes can attach to it).
+line on stdin before running the statements (so probes can attach to it), with
+--wait-file until PATH exists.
 """
 import argparse
 import ctypes
@@ -215,6 +216,7 @@ def main():
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", required=True)
     ap.add_argument("--wait", action="store_true")
+    ap.add_argument("--wait-file")
     a = ap.parse_args()
     dsn = "host=%s port=%s user=postgres dbname=postgres" % (a.host, a.port)
     # Load libpq (through psycopg2) before saying ready, so the probes find it mapped.
@@ -223,6 +225,10 @@ def main():
     print("ready %d" % os.getpid(), flush=True)
     if a.wait:
         sys.stdin.readline()
+    if a.wait_file:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(a.wait_file) and time.monotonic() < deadline:
+            time.sleep(0.01)
     out = []
     run_psycopg2(dsn, out)
     run_libpq(dsn, out)
