@@ -45,7 +45,7 @@ import Testing
             #expect(FileManager.default.createFile(atPath: go, contents: Data()))
             var lines: [[String: Any]] = []
             while let line = client.stdout.next() { lines.append(try json(line)) }
-            #expect(lines.count == 20)
+            #expect(lines.count == 21)
             usleep(300_000)
             let (status, stderr) = tracer.interruptAndWait()
             #expect(status == 0, "\(stderr)")

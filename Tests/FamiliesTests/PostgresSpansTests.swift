@@ -171,16 +171,16 @@ import Tracing
         let truth = text.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
         let layout = PostgresFamily.layout(of: try ELFFile(path: Self.libpq))
         print("libpq layout decoded: \(layout.config); libpq-int.h: \(truth)")
-        #expect([layout.resultStatus, layout.resultErrFields, layout.fieldNext, layout.fieldCode, layout.fieldContents, layout.connDBName] == truth)
+        #expect([layout.resultStatus, layout.resultErrFields, layout.fieldNext, layout.fieldCode, layout.fieldContents, layout.connDBName, layout.connAsyncStatus] == truth)
         #expect(layout.notes.isEmpty)
     }
 
     @Test func unknownAccessorsLeaveOffsetsUnread() {
-        // `xor %eax,%eax; ret` for all three: nothing to learn, nothing guessed.
+        // `xor %eax,%eax; ret` for all four: nothing to learn, nothing guessed.
         let code: [UInt8] = [0x31, 0xC0, 0xC3]
         let layout = code.withUnsafeBytes { bytes in PostgresLayout { _ in bytes } }
-        #expect(layout.config.result_status == 0 && layout.config.result_err_fields == 0 && layout.config.conn_db_name == 0)
-        #expect(layout.notes.count == 2)
+        #expect(layout.config.result_status == 0 && layout.config.result_err_fields == 0 && layout.config.conn_db_name == 0 && layout.config.conn_async_status == 0)
+        #expect(layout.notes.count == 3)
     }
 
     @Test func sitesAreEmulated() throws {

@@ -2,7 +2,7 @@
  * pg_offsets.c — the ground truth for PostgresLayout: prints offsetof() of the
  * fields the libpq probes read, from libpq-dev's own internal header
  * (libpq-int.h), in the order of struct ut_pg_offsets:
- *   resultStatus errFields next code contents dbName
+ *   resultStatus errFields next code contents dbName asyncStatus
  * Built by PostgresLayoutTests with gcc -I/usr/include/postgresql
  * -I/usr/include/postgresql/internal -I stub (stub/: headers of the server
  * package that libpq-int.h includes but libpq-dev does not ship).
@@ -14,8 +14,8 @@
 #undef printf
 
 int main(void) {
-    printf("%zu %zu %zu %zu %zu %zu\n", offsetof(PGresult, resultStatus), offsetof(PGresult, errFields),
+    printf("%zu %zu %zu %zu %zu %zu %zu\n", offsetof(PGresult, resultStatus), offsetof(PGresult, errFields),
            offsetof(PGMessageField, next), offsetof(PGMessageField, code), offsetof(PGMessageField, contents),
-           offsetof(PGconn, dbName));
+           offsetof(PGconn, dbName), offsetof(PGconn, asyncStatus));
     return 0;
 }

@@ -179,6 +179,21 @@ def run_libpq(dsn, out):
             ok, state = ok and r_ok, state or r_state
         t1 = time.monotonic_ns()
         emit(out, len(out), api, q, expect, "SELECT", ok, state, t1 - t0, results=results)
+    # A send while a statement is still in flight: libpq refuses it (returns 0,
+    # "another command is already in progress"); the running one keeps its text.
+    q = "SELECT pg_sleep(0.01), 'first'"
+    t0 = time.monotonic_ns()
+    lib.PQsendQuery(conn, q.encode())
+    refused = lib.PQsendQuery(conn, b"SELECT 'refused'") == 0
+    ok, state = True, None
+    while True:
+        res = lib.PQgetResult(conn)
+        if not res:
+            break
+        r_ok, r_state = pq.outcome(res)
+        ok, state = ok and r_ok, state or r_state
+    t1 = time.monotonic_ns()
+    emit(out, len(out), "PQsendQuery", q, "SELECT pg_sleep(?), ?", "SELECT", ok, state, t1 - t0, refused_sends=int(refused))
     lib.PQfinish(conn)
 
 

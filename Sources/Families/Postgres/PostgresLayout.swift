@@ -8,7 +8,10 @@ import TraceEvents
 /// - `PQresultErrorField`: `mov N(%rdi),%rX` → `PGresult.errFields`, then the
 ///   list walk's `mov M(%rX),%rX` (next), the byte compare or load at `C(%rX)`
 ///   (code) and `add $K,%rX` / `lea K(%rX)` (contents, which must be `C + 1`);
-/// - `PQdb`: `mov N(%rdi),%rax` → `PGconn.dbName`.
+/// - `PQdb`: `mov N(%rdi),%rax` → `PGconn.dbName`;
+/// - `PQtransactionStatus` (`status != CONNECTION_OK` → UNKNOWN, `asyncStatus !=
+///   PGASYNC_IDLE` → ACTIVE, else `xactStatus`): exactly three 32-bit loads from
+///   the PGconn, the second is `PGconn.asyncStatus`.
 /// A pattern that does not match leaves that offset 0: the probes then do not
 /// read it (no SQLSTATE / status, or no `db.namespace`) and `notes` says so;
 /// a value is never guessed.
@@ -19,9 +22,10 @@ public struct PostgresLayout: Sendable, Equatable {
     public var fieldCode: Int32 = 0
     public var fieldContents: Int32 = 0
     public var connDBName: Int32 = 0
+    public var connAsyncStatus: Int32 = 0
 
     /// The accessors' names in libpq.
-    public static let accessors = ["PQresultStatus", "PQresultErrorField", "PQdb"]
+    public static let accessors = ["PQresultStatus", "PQresultErrorField", "PQdb", "PQtransactionStatus"]
 
     public init() {}
 
@@ -39,6 +43,12 @@ public struct PostgresLayout: Sendable, Equatable {
             connDBName = Int32(load.displacement)
         }
         if let c = code("PQresultErrorField") { decodeErrorField(c) }
+        if let c = code("PQtransactionStatus") {
+            let loads = X86MemoryAccess.scan(c, maxInstructions: 16).filter { $0.isLoad && !$0.rexW && $0.base == rdi && !$0.hasIndex }
+            if loads.count == 3, loads[1].displacement > 0, Set(loads.map(\.displacement)).count == 3 {
+                connAsyncStatus = Int32(loads[1].displacement)
+            }
+        }
     }
 
     private mutating func decodeErrorField(_ c: UnsafeRawBufferPointer) {
@@ -64,7 +74,8 @@ public struct PostgresLayout: Sendable, Equatable {
     /// The offsets as the BPF config holds them.
     public var config: ut_pg_offsets {
         ut_pg_offsets(result_status: resultStatus, result_err_fields: resultErrFields, field_next: fieldNext,
-                      field_code: fieldCode, field_contents: fieldContents, conn_db_name: connDBName)
+                      field_code: fieldCode, field_contents: fieldContents, conn_db_name: connDBName,
+                      conn_async_status: connAsyncStatus, reserved: 0)
     }
 
     /// What the probes cannot read on this build, for the attach notes.
@@ -76,6 +87,9 @@ public struct PostgresLayout: Sendable, Equatable {
             out.append("--postgres: PQresultErrorField does not show PGresult's error fields: failed statements carry no SQLSTATE")
         }
         if connDBName == 0 { out.append("--postgres: PQdb does not show where PGconn keeps the database name: no db.namespace") }
+        if connAsyncStatus == 0 {
+            out.append("--postgres: PQtransactionStatus does not show PGconn's async state: a PQsend* refused while a statement runs may take that statement's results")
+        }
         return out
     }
 }

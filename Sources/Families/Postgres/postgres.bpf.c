@@ -109,16 +109,26 @@ static __always_inline int pg_send(__u64 conn, __u64 stmt, __u64 name, __s32 n_p
     __u64 id = bpf_get_current_pid_tgid();
     struct pg_key key = { .tgid = id >> 32, .conn = conn };
     struct pg_inflight *old = bpf_map_lookup_elem(&pg_inflight, &key);
+    __s32 async_off = ut_cfg.pg.conn_async_status;
+    __s32 async_status = -1;
+    if (async_off > 0 && bpf_probe_read_user(&async_status, sizeof(async_status), (void *)(conn + async_off)) < 0)
+        async_status = -1;
+    if (async_status > 0)
+        /* Not PGASYNC_IDLE: libpq refuses this send ("another command is
+         * already in progress"; or pipeline mode, not followed). The
+         * statement in flight, if any, keeps its entry. */
+        return 0;
     if (old && old->results > 0) {
-        /* Results of the previous statement are still coming. Without an error
-         * among them, libpq refuses this send ("another command is already in
-         * progress"): keep the running one. After an error result the
-         * connection may have broken before the NULL: that statement ended
-         * with its last result. */
-        if (old->status < 0)
+        if (async_status < 0 && old->status < 0)
+            /* Layout unknown: results without an error are still coming, so
+             * libpq will refuse this send; keep the running statement. */
             return 0;
+        /* The connection is idle but the last statement never returned its
+         * NULL (it broke after an error result): it ended with its last result. */
         pg_send_end(&key, old, old->last_ns);
     }
+    /* An entry without results is a send libpq refused or could not make
+     * (no PQgetResult came): it is replaced, and never becomes a span. */
     struct pg_inflight f = { .start_ns = now, .tid = (__u32)id, .status = -1 };
     bpf_map_update_elem(&pg_inflight, &key, &f, BPF_ANY);
 

@@ -190,10 +190,11 @@ struct ut_pg_end_event {
 };
 
 /* Where libpq keeps what the probes read, decoded from the library's own
- * accessors (PQresultStatus, PQresultErrorField, PQdb) by
+ * accessors (PQresultStatus, PQresultErrorField, PQdb, PQtransactionStatus) by
  * Sources/Families/Postgres/PostgresLayout.swift. result_status,
- * result_err_fields, conn_db_name: 0 = unknown, not read (none of those
- * fields is a struct's first); the field_* are used only with result_err_fields. */
+ * result_err_fields, conn_db_name, conn_async_status: 0 = unknown, not read
+ * (none of those fields is a struct's first); the field_* are used only with
+ * result_err_fields. */
 struct ut_pg_offsets {
     __s32 result_status;            /* PGresult.resultStatus (int) */
     __s32 result_err_fields;        /* PGresult.errFields (PGMessageField*) */
@@ -201,6 +202,8 @@ struct ut_pg_offsets {
     __s32 field_code;               /* PGMessageField.code (char) */
     __s32 field_contents;           /* PGMessageField.contents (char[]) */
     __s32 conn_db_name;             /* PGconn.dbName (char*) */
+    __s32 conn_async_status;        /* PGconn.asyncStatus (PGAsyncStatusType; 0 = PGASYNC_IDLE) */
+    __s32 reserved;
 };
 
 /* Byte offsets of the Go struct fields the probes read (from DWARF or the
@@ -258,7 +261,7 @@ struct ut_config {
 #define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
-#define UT_PG_OFFSETS_SIZE (6 * 4)
+#define UT_PG_OFFSETS_SIZE (8 * 4)
 #define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_PG_OFFSETS_SIZE)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
