@@ -30,7 +30,7 @@ struct TraceCommand: ParsableCommand {
 
         With --pid and no family flag, each family is tried on the process
         (go-http: a Go program with net/http; ssl: it maps libssl; mysql: it
-        maps libmariadb/libmysqlclient); stderr says which applied and why the
+        maps libmariadb/libmysqlclient; postgres: it maps libpq); stderr says which applied and why the
         others were skipped. Naming families narrows the choice.
 
         Go functions are probed at their entry and at every RET instruction

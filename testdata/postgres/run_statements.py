@@ -113,6 +113,7 @@ class LibPQ:
             "PQsendQueryParams": (i, [p, s, i, p, ctypes.POINTER(s), p, p, i]),
             "PQgetResult": (p, [p]), "PQresultStatus": (i, [p]), "PQresultErrorField": (s, [p, i]),
             "PQclear": (None, [p]),
+            "PQenterPipelineMode": (i, [p]), "PQexitPipelineMode": (i, [p]), "PQpipelineSync": (i, [p]),
         }
         for name, (res, args) in sig.items():
             f = getattr(lib, name)
@@ -194,6 +195,30 @@ def run_libpq(dsn, out):
         ok, state = ok and r_ok, state or r_state
     t1 = time.monotonic_ns()
     emit(out, len(out), "PQsendQuery", q, "SELECT pg_sleep(?), ?", "SELECT", ok, state, t1 - t0, refused_sends=int(refused))
+
+    # Pipeline mode is not followed past its first statement (the connection is
+    # busy from then on): the others get no span, and never a wrong one.
+    pipeline = [("SELECT 'p1', pg_sleep(0.01)", "SELECT ?, pg_sleep(?)"), ("SELECT 'p2'", "SELECT ?"),
+                ("SELECT 'p3' FROM no_such_table", "SELECT ? FROM no_such_table")]
+    if not lib.PQenterPipelineMode(conn):
+        raise SystemExit("PQenterPipelineMode: %s" % lib.PQerrorMessage(conn))
+    t0 = time.monotonic_ns()
+    for q, _ in pipeline:
+        if not lib.PQsendQueryParams(conn, q.encode(), 0, None, None, None, None, 0):
+            raise SystemExit("PQsendQueryParams (pipeline): %s" % lib.PQerrorMessage(conn))
+    lib.PQpipelineSync(conn)
+    for n, (q, expect) in enumerate(pipeline):
+        ok, state = True, None
+        while True:
+            res = lib.PQgetResult(conn)
+            if not res:
+                break
+            r_ok, r_state = pq.outcome(res)
+            ok, state = ok and r_ok, state or r_state
+        t1 = time.monotonic_ns()
+        emit(out, len(out), "pipeline", q, expect, "SELECT", ok, state, t1 - t0, parameters=0, traced=(n == 0))
+    lib.PQclear(lib.PQgetResult(conn))  # PGRES_PIPELINE_SYNC
+    lib.PQexitPipelineMode(conn)
     lib.PQfinish(conn)
 
 

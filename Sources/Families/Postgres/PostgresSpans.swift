@@ -32,7 +32,7 @@ public struct PostgresTracker: Sendable {
 
     private var inFlight: [Connection: InFlight] = [:]
     private var prepared: [Prepared: [UInt8]] = [:]
-    /// Prepared statements kept per process at most (the oldest are forgotten first).
+    /// Prepared statements kept at most, all processes together (the oldest are forgotten first).
     static let preparedLimit = 4096
     private var preparedOrder: [Prepared] = []
 
