@@ -270,8 +270,14 @@ enum PostgresTestSupport {
         let getEntry = runs["pg_get_result_entry"] ?? 0, getReturn = runs["pg_get_result_return"] ?? 0
         let refused = outcomes.compactMap(\.refused_sends).reduce(0, +)
         #expect(refused == 1, "libpq refused the send made while a statement ran")
-        #expect(sends.reduce(0, +) == UInt64(all.count + refused), "one send hit per statement (and refused send): \(sends)")
-        #expect(getEntry == getReturn)
+        if capture == nil {
+            // Attached for this pid only: every hit is the client's.
+            #expect(sends.reduce(0, +) == UInt64(all.count + refused), "one send hit per statement (and refused send): \(sends)")
+            #expect(getEntry == getReturn)
+        } else {
+            // Attached for every process: other suites' libpq clients may run meanwhile.
+            #expect(sends.reduce(0, +) >= UInt64(all.count + refused), "\(sends)")
+        }
         print("""
             hits [postgres capture \(captureBytes)\(capture == nil ? "" : ", all processes")]: \(outcomes.count) statements: send \(sends) (query, params, prepare, prepared), \
             PQgetResult entry \(getEntry) + uretprobe \(getReturn): \
