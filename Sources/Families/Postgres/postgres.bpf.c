@@ -28,7 +28,14 @@
  *    PQexec calls it 3 times for a one-result statement (PQexecStart's drain,
  *    the result, the NULL): 6 hits. An async client calls it at least twice.
  *  => PQexec / PQexecParams / PQprepare / PQexecPrepared: 7 hits per statement,
- *     none single-stepped.
+ *     none single-stepped (measured: Benchmarks/postgres-cost.sh, ~7 µs of
+ *     client CPU per PQexec; with PQsendQuery probed at its single-stepped
+ *     entry, ~23 µs).
+ * A uretprobe rather than entry probes on PQgetResult's RET sites: a `ret` is
+ * single-stepped, and in libpq 15 PQgetResult also leaves by a tail jump
+ * (`jmp pqPrepareAsyncResult`), whose return no RET site of its own sees. The
+ * uretprobe's breakpoint is the entry's `push %rbp` (shared with the entry
+ * probe), and its return goes through the kernel's trampoline.
  */
 #include "common.bpf.h"
 
