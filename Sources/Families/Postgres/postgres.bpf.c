@@ -33,7 +33,7 @@
  *     entry, ~23 µs).
  * A uretprobe rather than entry probes on PQgetResult's RET sites: a `ret` is
  * single-stepped, and in libpq 15 PQgetResult also leaves by a tail jump
- * (`jmp pqPrepareAsyncResult`), whose return no RET site of its own sees. The
+ * to an internal function, whose return no RET site of its own sees. The
  * uretprobe's breakpoint is the entry's `push %rbp` (shared with the entry
  * probe), and its return goes through the kernel's trampoline.
  */
