@@ -246,14 +246,14 @@ enum PostgresTestSupport {
 
         // pg_sleep(0.05) through PQexec (psycopg2), three times: |span − python's time
         // around cursor.execute()| under 1 ms. On a loaded 2-core machine a preemption
-        // between python's clock read and the probe can add more to one run, so the best
-        // of the three is asserted and all are printed.
+        // between python's clock read and the probe can add more to one run, so the
+        // median of the three is asserted and all are printed.
         let sleeps = zip(outcomes, spans).filter { $0.0.statement == "SELECT pg_sleep(0.05)" }
         #expect(sleeps.count == 3)
         let diffs = sleeps.map { o, s in Int64(o.duration_ns) - Int64(s.endTimeUnixNano - s.startTimeUnixNano) }
         print("postgres: SELECT pg_sleep(0.05): client − span = \(diffs) ns; spans \(sleeps.map { $0.1.endTimeUnixNano - $0.1.startTimeUnixNano }) ns")
         #expect(sleeps.allSatisfy { $0.1.endTimeUnixNano - $0.1.startTimeUnixNano >= 50_000_000 }, "shorter than the server's sleep")
-        #expect((diffs.min() ?? .max) < 1_000_000, "|span − client| ≥ 1 ms on every run: \(diffs)")
+        #expect(diffs.count == 3 && diffs.sorted()[1] >= 0 && diffs.sorted()[1] < 1_000_000, "|span − client| ≥ 1 ms on two of three runs: \(diffs)")
 
         // The long INSERT (~4 KB): with the default 1024-byte capture cut and marked (its
         // length is unknown: the NUL is past the capture); with 8192 whole, unmarked.

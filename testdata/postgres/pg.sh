@@ -35,7 +35,7 @@ start)
     chown "$user" "$tmp"
     as_pg "$bin/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 --no-sync --no-instructions >"$tmp/initdb.log" 2>&1 \
       || { echo "pg.sh: initdb failed:" >&2; tail -20 "$tmp/initdb.log" >&2; exit 1; }
-    mv "$tmp/data" "$cache" 2>/dev/null || true   # another run may have won the race
+    mv -T "$tmp/data" "$cache" 2>/dev/null || true   # another run may have won the race
     rm -rf "$tmp"
   fi
   mkdir -p "$dir"
