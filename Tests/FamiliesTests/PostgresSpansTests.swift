@@ -95,6 +95,17 @@ import Tracing
         #expect(o.attribute("db.query.text") == nil)
     }
 
+    @Test func inFlightIsBounded() throws {
+        var t = tracker()
+        let n = PostgresTracker.inFlightLimit + 10
+        for i in 0..<n { t.consume(send("SELECT 1", at: UInt64(i + 1), conn: UInt64(i + 1)), parent: nil) }
+        // The oldest were forgotten, the newest still end.
+        let old = t.consume(end(at: 1, 2, conn: 1))
+        #expect(old == nil)
+        let last = t.consume(end(at: UInt64(n), UInt64(n + 1), conn: UInt64(n)))
+        #expect(last != nil)
+    }
+
     @Test func truncatedAndRaw() throws {
         var t = tracker(raw: true)
         t.consume(send("SELECT 'abc", length: 5000), parent: nil)

@@ -32,6 +32,9 @@ public struct PostgresTracker: Sendable {
 
     private var inFlight: [Connection: InFlight] = [:]
     private var prepared: [Prepared: [UInt8]] = [:]
+    /// Statements in flight kept at most: past it, the older half is forgotten
+    /// (connections of exited processes, statements whose end was lost).
+    static let inFlightLimit = 16384
     /// Prepared statements kept at most, all processes together (the oldest are forgotten first).
     static let preparedLimit = 4096
     private var preparedOrder: [Prepared] = []
@@ -47,6 +50,10 @@ public struct PostgresTracker: Sendable {
     /// A statement was sent; `parent` is the server span its thread was serving.
     public mutating func consume(_ e: PostgresSendEvent, parent: SpanContext?) {
         let key = Connection(pid: e.pid, connection: e.connection)
+        if inFlight.count >= Self.inFlightLimit && inFlight[key] == nil {
+            let cut = inFlight.values.map(\.send.startBootNanos).sorted()[inFlight.count / 2]
+            inFlight = inFlight.filter { $0.value.send.startBootNanos >= cut }
+        }
         inFlight[key] = InFlight(send: e, parent: parent)
         if e.function == .sendPrepare, e.length != nil, !e.readFailed {
             remember(Prepared(connection: key, name: e.name), text: e.statement)
