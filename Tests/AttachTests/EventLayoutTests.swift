@@ -13,6 +13,11 @@ import TraceEvents
         #expect(MemoryLayout<ut_go_head_event>.size == Int(UT_SIZEOF_GO_HEAD_EVENT.rawValue))
         #expect(MemoryLayout<ut_go_offsets>.size == Int(UT_SIZEOF_GO_OFFSETS.rawValue))
         #expect(MemoryLayout<ut_config>.size == Int(UT_SIZEOF_CONFIG.rawValue))
+        #expect(MemoryLayout<ut_pg_send_event>.size == Int(UT_SIZEOF_PG_SEND_EVENT.rawValue))
+        #expect(MemoryLayout<ut_pg_end_event>.size == Int(UT_SIZEOF_PG_END_EVENT.rawValue))
+        #expect(MemoryLayout<ut_pg_offsets>.size == Int(UT_SIZEOF_PG_OFFSETS.rawValue))
+        #expect(MemoryLayout<ut_pg_send_event>.offset(of: \.name) == 72)
+        #expect(MemoryLayout<ut_pg_end_event>.offset(of: \.sqlstate) == 56)
     }
 
     @Test func headerFieldOffsets() {
