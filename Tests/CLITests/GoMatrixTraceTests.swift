@@ -255,4 +255,53 @@ import Testing
         let took = ContinuousClock.now - began
         checks.report("\(all.count) spans in \(took.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
     }
+
+    /// Issue 14 item 5, traced (GoVersionsDumpTests checks `symbols dump`): the newest
+    /// build relabeled as Go 1.98.0 in its build info (same length, a temporary copy).
+    /// Stripped: one error line naming the version and both fixes. With DWARF: traced,
+    /// with a note, and the span is right.
+    @Test func goNewerThanTheTable() throws {
+        guard requireRoot(), let newest = GoMatrixFixtures.toolchains.last,
+              let stripped = GoMatrixFixtures.require(newest.minor, "stripped"),
+              let normal = GoMatrixFixtures.require(newest.minor, "normal") else { return }
+        let pinned = try #require(String(try tool("symbols", "dump", normal).stdout.split(separator: "\n").first { $0.hasPrefix("go: go") }?
+            .dropFirst("go: ".count).prefix { $0 != "," } ?? ""))
+        #expect(pinned.hasPrefix("go\(newest.minor)."), "\(pinned)")
+        // Not go1.99: GoVersionsDumpTests writes its relabeled copies under that name in this process.
+        let fake = "go1.98." + String(repeating: "0", count: pinned.count - "go1.98.".count)
+        func relabeled(_ path: String) throws -> String {
+            let copy = try GoVersionsDumpTests.relabel(path, from: pinned, to: fake)
+            chmod(copy, 0o755)
+            return copy
+        }
+
+        let strippedCopy = try relabeled(stripped)
+        defer { try? FileManager.default.removeItem(atPath: strippedCopy) }
+        let refused = try tool("--exe", strippedCopy, "--go-http", "--duration", "1")
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderrLines.count == 1, "one line: \(refused.stderr)")
+        #expect(refused.stderr.contains(fake) && refused.stderr.contains("hint:") && refused.stderr.contains("DWARF")
+                && refused.stderr.contains("upgrade uprobe-trace"), "\(refused.stderr)")
+
+        let normalCopy = try relabeled(normal)
+        defer { try? FileManager.default.removeItem(atPath: normalCopy) }
+        let server = try GoHTTPTraceTests.Server(normalCopy)
+        defer { server.bg.process.terminate() }
+        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("go-matrix-newer-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: jsonPath) }
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--otlp-json", jsonPath, "--quiet"])
+        tracer.watchdog(seconds: 60)
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.contains(fake), "\(attached)")
+        let r = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(server.address)/status?code=404&newer=1"])
+        #expect(r.stdout == "404")
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("note: \(fake) is newer than the Go versions uprobe-trace was tested with"), "\(stderr)")
+        let all = try spans(inJSONLines: jsonPath)
+        #expect(all.count == 1 && all.first.map { attributes($0)["http.response.status_code"] } == "404"
+                && all.first.map { attributes($0)["url.query"] } == "code=404&newer=1", "\(all)")
+        print("go-matrix trace: \(pinned) relabeled \(fake): stripped refused in one line, with DWARF traced with a note")
+    }
 }
