@@ -50,14 +50,16 @@ import Testing
         }
     }
 
-    @Test(arguments: ["go-server", "go-server-stripped", "go-server-pie"])
+    /// Debian's Go 1.19 (bin/go-server*) and the newest Go of the fixture matrix
+    /// (bin/go<NEWEST>/<VARIANT>/go-server): normal, stripped, PIE.
+    @Test(arguments: ["go-server", "go-server-stripped", "go-server-pie"] + GoMatrixFixtures.newestServers)
     func oneServerSpanPerRequestWithAccurateTiming(_ name: String) throws {
-        guard requireFixtures(), requireRoot() else { return }
+        guard requireFixtures(), requireRoot(), name.hasPrefix("go-server") || GoMatrixFixtures.require(fixturePath: name) else { return }
         // The server on one core, the load generator on the other: on 2 cores, a
         // server thread preempted by the client between ServeHTTP's entry and the
         // handler's own clock read would count against the tool.
         let server = try Server(Repo.fixture(name), cpu: 1)
-        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("spans-\(name)-\(getpid()).jsonl").path
+        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("spans-\(name.replacingOccurrences(of: "/", with: "-"))-\(getpid()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: jsonPath) }
         // The tool beside the load generator: its reader thread, woken in batches, would
         // otherwise preempt the server between ServeHTTP's entry and the handler's clock read.
