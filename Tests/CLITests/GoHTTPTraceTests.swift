@@ -217,9 +217,11 @@ import Testing
 
     /// 10,000 requests with the tool attached: the server lives and every
     /// response is byte-identical (status, headers but Date, body) to the untraced run.
-    @Test func tracedServerIsUnharmed() throws {
-        guard requireFixtures(), requireRoot() else { return }
-        let server = try Server(Repo.fixture("go-server"))
+    /// On Debian's Go 1.19 and the newest Go of the matrix (stripped: offsets from the table).
+    @Test(arguments: ["go-server"] + GoMatrixFixtures.newestServers.filter { $0.contains("/stripped/") })
+    func tracedServerIsUnharmed(_ name: String) throws {
+        guard requireFixtures(), requireRoot(), name.hasPrefix("go-server") || GoMatrixFixtures.require(fixturePath: name) else { return }
+        let server = try Server(Repo.fixture(name))
         let targets = (0..<10_000).map { i in ["/sleep?ms=0", "/status?code=404", "/status?code=201", "/sleep?ms=0&q=\(i % 7)"][i % 4] }
         func fingerprint(_ replies: [Reply]) -> [String] {
             replies.map { "\($0.target) \($0.status) \($0.body_sha ?? "-") \($0.headers.sorted { $0.key < $1.key })" }.sorted()

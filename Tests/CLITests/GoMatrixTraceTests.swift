@@ -203,6 +203,18 @@ import Testing
         tracer.watchdog(seconds: 120)
         _ = tracer.waitForStderr("attached")
         _ = tracer.waitForStderr("attached")
+        // Where goroutine parentage comes from: RET probes in runtime.newproc1 before Go
+        // 1.21, g.parentGoid (no probe there) from 1.21. Seen in the frontend's text.
+        let dump = try json(try tool("symbols", "dump", frontPath, "--json").stdout)
+        let functions = (dump["go"] as? [String: Any])?["functions"] as? [[String: Any]] ?? []
+        if let newproc = functions.first(where: { $0["name"] as? String == "runtime.newproc1" }),
+           let from = newproc["file_offset"] as? Int, let entry = newproc["entry"] as? Int, let end = newproc["end"] as? Int {
+            let inNewproc = try NewestGoTraceTests.breakpoints(frontend.pid).filter { $0 >= UInt64(from) && $0 < UInt64(from + end - entry) }
+            let minor = Int(t.minor.split(separator: ".")[1]) ?? 0
+            checks.check(inNewproc.isEmpty == (minor >= 21), "\(inNewproc.count) breakpoints in runtime.newproc1 (Go 1.\(minor))")
+        } else {
+            checks.check(false, "runtime.newproc1 not in symbols dump of \(frontPath)")
+        }
 
         let upstream = "http://\(backend.address)/hello"
         // (id, handler calls on a new goroutine, incoming traceparent's trace and parent ids or nil)
