@@ -66,10 +66,19 @@ enum GoMatrixFixtures {
                         sourceLocation: SourceLocation = #_sourceLocation) -> String? {
         let p = path(minor, variant, program)
         guard requireFixtures(sourceLocation: sourceLocation),
+              CLITests.require(installedMinors.contains(minor),
+                               "the Go \(minor) toolchain is not installed (scripts/go-toolchains.sh --list does not list it), so \(p) is not built; hint: bash scripts/setup.sh fetches it",
+                               sourceLocation: sourceLocation),
               CLITests.require(FileManager.default.fileExists(atPath: p),
-                               "\(p) not built; hint: bash scripts/setup.sh (fetches the Go toolchains), then bash testdata/build.sh",
+                               "\(p) not built; hint: bash testdata/build.sh (see its output)",
                                sourceLocation: sourceLocation)
         else { return nil }
         return p
     }
+
+    /// The minors `scripts/go-toolchains.sh --list` names (toolchains present on this machine).
+    static let installedMinors: Set<String> = {
+        let r = try? run("/bin/bash", [Repo.root.appendingPathComponent("scripts/go-toolchains.sh").path, "--list"])
+        return Set((r?.stdout ?? "").split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+    }()
 }
