@@ -1,4 +1,6 @@
 import Foundation
+import GoRuntime
+import Symbols
 import Testing
 
 /// Issue 14: every Go toolchain of the fixture matrix traced for real. For each
@@ -81,6 +83,21 @@ import Testing
         checks.check(attached.components(separatedBy: "uprobe-trace: attached").count - 1 == 2, "attached to the server and the client file: \(attached)")
         let links = KernelFootprint.uprobeMultiLinks(of: tracer.process.processIdentifier)
         checks.check(links.isEmpty == perfUprobes, "\(links.count) uprobe_multi links with \(mode)")
+        // Issue 12: the server's per-request probes (one at ServeHTTP's entry, one at
+        // finishRequest's) sit on instructions the kernel emulates, on every build.
+        // Read from the live text: where it differs from the file, a breakpoint is.
+        let sites = try NewestGoTraceTests.breakpoints(server.pid)
+        let table = try GoFunctionTable.load(from: try ELFFile(path: serverPath))
+        let file = try Data(contentsOf: URL(fileURLWithPath: serverPath))
+        var perRequest: [String] = []
+        for name in ["net/http.serverHandler.ServeHTTP", "net/http.(*response).finishRequest"] {
+            guard let f = table.function(named: name) else { checks.check(false, "\(name) not in the pclntab"); continue }
+            let insns = sites.filter { $0 >= f.fileOffset && $0 < f.fileOffset + f.size }.map { offset in
+                file.withUnsafeBytes { ProbeInstruction(code: UnsafeRawBufferPointer(rebasing: $0[Int(offset)...]), at: 0, fileOffset: offset) }
+            }
+            checks.check(insns.count == 1 && insns.allSatisfy { $0?.cost.isCheap == true }, "\(name): breakpoints on \(insns.map { $0?.description ?? "?" })")
+            perRequest += insns.map { "\($0?.text ?? "?")" }
+        }
 
         // curl: GETs on one keep-alive connection, a POST with a body, a HEAD.
         let gets = curlPlan.filter { $0.method == "GET" && !$0.target.hasPrefix("/panic") }
@@ -158,7 +175,7 @@ import Testing
             }
         }
         let took = ContinuousClock.now - began
-        checks.report("\(servers.count) server + \(clients.count) client spans in \(took.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
+        checks.report("\(servers.count) server + \(clients.count) client spans, per-request server probes on \(perRequest.joined(separator: " / ")), in \(took.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
         return checks.problems.isEmpty
     }
 
