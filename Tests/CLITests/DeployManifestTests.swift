@@ -27,9 +27,16 @@ import Testing
     }
 
     /// The agent's arguments and its OTLP endpoint.
+    /// The agent's arguments as the manifest writes them, except that the
+    /// metrics port becomes one of the kernel's choosing: tests running them
+    /// side by side must not compete for 9464.
     func agentArguments() throws -> (args: [String], endpoint: String) {
         let a = try agent()
-        let args = try #require(a["args"] as? [String])
+        var args = try #require(a["args"] as? [String])
+        if let i = args.firstIndex(of: "--metrics-addr"), i + 1 < args.count {
+            #expect(args[i + 1] == "0.0.0.0:9464", "the port the pod annotations name")
+            args[i + 1] = "127.0.0.1:0"
+        }
         let env = a["env"] as? [[String: Any]] ?? []
         let endpoint = try #require(env.first { $0["name"] as? String == "OTEL_EXPORTER_OTLP_ENDPOINT" }?["value"] as? String)
         return (args, endpoint)
