@@ -11,6 +11,10 @@
 //	/_timings      the server's own measurement of every request so far
 //	               ("URI NANOSECONDS" lines, from the outermost handler's
 //	               entry to its return), then forgets them
+//
+// With -tls-cert and -tls-key it serves TLS instead (HTTP/2 by ALPN, HTTP/1.1
+// for clients that ask for it); with -h2c it serves cleartext HTTP/2 to
+// clients that start with the HTTP/2 preface (prior knowledge) as well.
 package main
 
 import (
@@ -31,6 +35,8 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	certFile := flag.String("tls-cert", "", "serve TLS (and HTTP/2) with this certificate (PEM)")
+	keyFile := flag.String("tls-key", "", "the private key of -tls-cert (PEM)")
 	flag.Parse()
 
 	mux := http.NewServeMux()
@@ -115,5 +121,8 @@ func main() {
 	}
 	// The test reads the port from the first line.
 	fmt.Fprintf(os.Stdout, "listening %s\n", ln.Addr())
+	if *certFile != "" {
+		log.Fatal(http.ServeTLS(ln, root, *certFile, *keyFile))
+	}
 	log.Fatal(http.Serve(ln, root))
 }
