@@ -33,6 +33,21 @@ public struct GoHTTPPlan: Sendable {
     /// Where an HTTP/1 server request ends: (*conn).serve calls it right after ServeHTTP.
     public static let finishRequest = "net/http.(*response).finishRequest"
 
+    /// net/http's HTTP/2 server: where a stream's HEADERS are handled (serve
+    /// goroutine) and the closure runHandler defers (handler goroutine), in the
+    /// bundled h2 server (Go ≤ 1.26) and in net/http/internal/http2 (Go ≥ 1.27).
+    public struct HTTP2Server: Sendable {
+        public let processHeaders: String
+        public let handlerEnd: String
+        public let fields: GoField.HTTP2Fields
+    }
+    public static let http2Servers = [
+        HTTP2Server(processHeaders: "net/http.(*http2serverConn).processHeaders",
+                    handlerEnd: "net/http.(*http2serverConn).runHandler.func1", fields: GoField.bundledHTTP2),
+        HTTP2Server(processHeaders: "net/http/internal/http2.(*serverConn).processHeaders",
+                    handlerEnd: "net/http/internal/http2.(*serverConn).runHandler.func1", fields: GoField.internalHTTP2),
+    ]
+
     /// One uprobe of the plan: where, in which function, on which instruction.
     public struct PlacedSite: Sendable {
         public let site: UprobeSite
@@ -67,7 +82,8 @@ public struct GoHTTPPlan: Sendable {
         }
         let go = try GoBinary.load(elf)
         let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.finishRequest, Self.connServe, Self.roundTrip,
-                                                  Self.persistConnRoundTrip, Self.newproc1])
+                                                  Self.persistConnRoundTrip, Self.newproc1]
+                                                  + Self.http2Servers.flatMap { [$0.processHeaders, $0.handlerEnd] })
         let found = Set(sites.map(\.function.name))
         guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
             throw FamilyError.notApplicable(family: GoHTTPFamily.name, reason: "\(who) contains no net/http server or client code",
@@ -109,6 +125,33 @@ public struct GoHTTPPlan: Sendable {
         let parentGoid = structs.offset(of: .goroutineParentID).map { UInt64($0.offset) }
         o.g_parent_goid = parentGoid ?? 0
 
+        // HTTP/2 server: both hooks, the handler end proven to be the deferred
+        // closure that recovers panics, and every offset, or none of it.
+        var notes: [String] = structs.note.map { [$0] } ?? []
+        var h2: HTTP2Server?
+        if found.contains(Self.serveHTTP), let server = Self.http2Servers.first(where: { found.contains($0.processHeaders) }) {
+            let f = server.fields
+            let offsets = (f.all + [GoField.goroutinePanic]).map { structs.offset(of: $0).map { UInt64($0.offset) } }
+            let end = sites.first { $0.function.name == server.handlerEnd }
+            if let end, go.calls(elf, end.function, "runtime.gorecover"), !offsets.contains(nil) {
+                let v = offsets.map { $0! }
+                o.h2_meta_headers = v[0]
+                o.h2_meta_fields = v[1]
+                o.h2_frame_stream_id = v[2] + v[3]
+                o.h2_rws_stream = v[4]
+                o.h2_rws_status = v[5]
+                o.h2_stream_sc = v[6]
+                o.h2_stream_id = v[7]
+                o.g_panic = v[8]
+                h2 = server
+            } else {
+                let why = end == nil ? "no \(server.handlerEnd)"
+                    : !go.calls(elf, end!.function, "runtime.gorecover") ? "\(server.handlerEnd) is not the closure that recovers a handler's panic"
+                    : "no struct offsets of its HTTP/2 server for \(go.buildInfo.goVersion) (no DWARF, and the table has no row)"
+                notes.append("HTTP/2 requests of \(who) are not traced: \(why)")
+            }
+        }
+
         let p = go_http_bpf.progs.self
         var placed: [PlacedSite] = []
         for site in sites {
@@ -138,6 +181,10 @@ public struct GoHTTPPlan: Sendable {
                 returns(p.go_client_return)
             case Self.persistConnRoundTrip where found.contains(Self.roundTrip):
                 entry(p.go_client_conn_entry)
+            case h2?.processHeaders:
+                entry(p.go_h2_headers)
+            case h2?.handlerEnd:
+                entry(p.go_h2_handler_end)
             case Self.newproc1 where found.contains(Self.roundTrip) && parentGoid == nil:
                 // Only a program that makes client calls has children to find.
                 returns(p.go_newproc_return)
@@ -153,7 +200,7 @@ public struct GoHTTPPlan: Sendable {
         self.displayPath = displayPath
         self.pid = pid
         self.goVersion = go.buildInfo.goVersion
-        self.offsetsNote = structs.note
+        self.offsetsNote = notes.isEmpty ? nil : notes.joined(separator: "; ")
         self.offsets = o
         self.sites = placed.map(\.site)
         self.placed = placed

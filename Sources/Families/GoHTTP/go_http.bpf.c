@@ -21,16 +21,18 @@
  * program ignores a second hit for the same *Request on the same goroutine
  * while that request is in flight. Registers at both sites are as at the entry.
  *
- * Cost per request, all on emulated instructions: a server request is 2 hits
- * (ServeHTTP entry, (*response).finishRequest entry; no RET of ServeHTTP is
- * probed); a client request is 3 (roundTrip entry, persistConn.roundTrip
+ * Cost per request, all on emulated instructions: an HTTP/1 server request is
+ * 2 hits (ServeHTTP entry, (*response).finishRequest entry; no RET of
+ * ServeHTTP is probed); an HTTP/2 server request is 3 (the h2 server's
+ * processHeaders entry, ServeHTTP entry, runHandler's deferred func1 entry);
+ * a client request is 3 over HTTP/1 and 2 over HTTP/2 (no persistConn.roundTrip) (roundTrip entry, persistConn.roundTrip
  * entry, one RET of roundTrip: single-stepped, since no function runs next on
  * every path). (*conn).serve's RETs (single-stepped) fire once per connection;
  * runtime.newproc1's RETs (single-stepped) once per goroutine created, and only
  * on Go < 1.21 in a program with client code: Go >= 1.21 reads g.parentGoid.
  * Stack growth adds a hit at a Go 1.17-1.20 entry, once per goroutine and depth.
  */
-#include "go_http_context.bpf.h"
+#include "go_http2.bpf.h"
 
 /* Builds an in-flight entry for the request at `req` and stores it under the
  * current goroutine in `map`. Returns the entry as stored (per-CPU scratch),
@@ -81,20 +83,51 @@ static __always_inline void go_read_status(struct go_inflight *in) {
 }
 
 /*
+ * The HTTP/2 half of go_server_entry: the handler goroutine starts serving the
+ * stream `sk`, whose HEADERS processHeaders saw. The request's start is that
+ * time (when the server had the whole request head); the span is sent at the
+ * handler's end (go_h2_handler_end). rw (`response`) is the h2 server's
+ * *responseWriter (Go <= 1.26: *http2responseWriter; Go 1.27:
+ * http2ResponseWriter{*http2.ResponseWriter}, one pointer, so the same word).
+ */
+static __always_inline void go_h2_server_start(struct pt_regs *ctx, __u64 rw, __u64 req, struct go_h2_stream *s,
+                                               struct go_h2_stream_key *sk) {
+    __u64 start = s->start_ns;
+    struct go_inflight *in = go_request_start(ctx, &go_server_inflight, UT_EVENT_GO_HTTP_SERVER, req, rw, sk->sc);
+    if (!in)
+        return;
+    in->ev.h.flags |= UT_FLAG_HTTP2;
+    in->ev.h.start_ns = start;
+    in->h2_stream = sk->stream_id;
+    go_h2_emit_head(in, s);
+    struct go_key key = {.tgid = in->ev.h.tgid, .pad = 0, .goid = in->ev.h.goid};
+    bpf_map_update_elem(&go_server_inflight, &key, in, BPF_EXIST);
+}
+
+/*
  * Hooks the entry of net/http.serverHandler.ServeHTTP(sh, rw, req)
  * (Go 1.17..1.27, amd64 ABIInternal): RAX = sh (its *Server), RBX = rw's itab,
- * RCX = rw's data word, RDI = req (*net/http.Request). Only HTTP/1 requests,
- * whose rw is a *net/http.response with response.req == req, are recorded:
- * their end is (*response).finishRequest, which an HTTP/2 request never
- * reaches. Remembers *response and its *conn; joins a traced client on the
- * other end of the connection; sends the raw request head (for traceparent)
- * as its own record.
+ * RCX = rw's data word, RDI = req (*net/http.Request). 1 hit per request,
+ * HTTP/1 or HTTP/2. An HTTP/2 request (rw leads to a stream that
+ * go_h2_headers recorded) goes to go_h2_server_start and ends at
+ * go_h2_handler_end. An HTTP/1 request is recorded only when rw is a
+ * *net/http.response with response.req == req: its end is
+ * (*response).finishRequest, which an HTTP/2 request never reaches.
+ * Neither is ever read with the other's layouts. For HTTP/1: remembers
+ * *response and its *conn; joins a traced client on the other end of the
+ * connection; sends the raw request head (for traceparent) as its own record.
  */
 SEC("uprobe")
 int go_server_entry(struct pt_regs *ctx) {
     if (ut_other_process())
         return 0;
     __u64 response = ctx->rcx, req = ctx->rdi, conn = 0, owner = 0;
+    struct go_h2_stream_key sk;
+    struct go_h2_stream *stream = go_h2_stream_of(response, &sk);
+    if (stream) {
+        go_h2_server_start(ctx, response, req, stream, &sk);
+        return 0;
+    }
     if (!response || !req ||
         bpf_probe_read_user(&owner, sizeof(owner), (void *)(response + ut_cfg.go.response_req)) < 0 || owner != req)
         return 0;
@@ -109,6 +142,76 @@ int go_server_entry(struct pt_regs *ctx) {
         struct go_key key = {.tgid = in->ev.h.tgid, .pad = 0, .goid = in->ev.h.goid};
         bpf_map_update_elem(&go_server_inflight, &key, in, BPF_EXIST);
     }
+    return 0;
+}
+
+/*
+ * Hooks the entry of the h2 server's processHeaders(sc, f)
+ * (net/http.(*http2serverConn).processHeaders, Go 1.17..1.26;
+ * net/http/internal/http2.(*serverConn).processHeaders, Go 1.27; amd64
+ * ABIInternal): RAX = sc (*serverConn), RBX = f (*MetaHeadersFrame), on the
+ * connection's serve goroutine, once per HEADERS frame received (1 hit per
+ * request; a request with trailers 2). Notes the time and the trace headers
+ * under {sc, f.StreamID} for the handler goroutine, which the serve goroutine
+ * starts later in this call.
+ */
+SEC("uprobe")
+int go_h2_headers(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 start = bpf_ktime_get_boot_ns();
+    __u64 frame = ctx->rbx, headers = 0;
+    __u32 zero = 0;
+    struct go_h2_stream_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .stream_id = 0, .sc = ctx->rax};
+    if (!frame || !key.sc ||
+        bpf_probe_read_user(&headers, sizeof(headers), (void *)(frame + ut_cfg.go.h2_meta_headers)) < 0 || !headers ||
+        bpf_probe_read_user(&key.stream_id, sizeof(key.stream_id), (void *)(headers + ut_cfg.go.h2_frame_stream_id)) < 0 ||
+        !key.stream_id)
+        return 0;
+    struct go_h2_stream *s = bpf_map_lookup_elem(&go_h2_scratch, &zero);
+    if (!s)
+        return 0;
+    __builtin_memset(s, 0, sizeof(*s));
+    s->start_ns = start;
+    go_h2_trace_fields(frame, &s->trace);
+    /* BPF_NOEXIST: trailers (a second HEADERS frame) keep the request's start. */
+    bpf_map_update_elem(&go_h2_streams, &key, s, BPF_NOEXIST);
+    return 0;
+}
+
+/*
+ * Hooks the entry of the closure the h2 server's runHandler defers
+ * (net/http.(*http2serverConn).runHandler.func1, Go 1.17..1.26;
+ * net/http/internal/http2.(*serverConn).runHandler.func1, Go 1.27; amd64):
+ * on the handler goroutine, right after the handler returned or panicked (1
+ * hit per HTTP/2 request). No registers but g (R14) are read. Ends the
+ * request in flight on this goroutine: g._panic is set while a panic runs
+ * deferred calls (UT_FLAG_PANIC, status 500), else the status is
+ * responseWriterState.status (0: nothing written yet, an implicit 200 that
+ * handlerDone, called next, writes).
+ */
+SEC("uprobe")
+int go_h2_handler_end(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 end = bpf_ktime_get_boot_ns();
+    __u64 panicking = 0, rws = 0;
+    struct go_key key;
+    struct go_inflight *in = go_pending(ctx, &go_server_inflight, &key);
+    if (!in || !in->h2_stream)
+        return 0;
+    in->ev.h.end_ns = end;
+    bpf_probe_read_user(&panicking, sizeof(panicking), (void *)(ctx->r14 + ut_cfg.go.g_panic));
+    if (panicking) {
+        in->ev.h.flags |= UT_FLAG_PANIC;
+        in->ev.status = 500;
+    } else if (bpf_probe_read_user(&rws, sizeof(rws), (void *)in->response) < 0 || !rws ||
+               bpf_probe_read_user(&in->ev.status, sizeof(in->ev.status), (void *)(rws + ut_cfg.go.h2_rws_status)) < 0) {
+        in->ev.h.flags |= UT_FLAG_READ_FAILED;
+    }
+    struct go_h2_stream_key sk = {.tgid = key.tgid, .stream_id = in->h2_stream, .sc = in->conn};
+    bpf_map_delete_elem(&go_h2_streams, &sk);
+    go_finish(&go_server_inflight, &key, in);
     return 0;
 }
 
@@ -128,7 +231,7 @@ int go_server_finish(struct pt_regs *ctx) {
     __u64 end = bpf_ktime_get_boot_ns();
     struct go_key key;
     struct go_inflight *in = go_pending(ctx, &go_server_inflight, &key);
-    if (!in || in->response != ctx->rax)
+    if (!in || in->h2_stream || in->response != ctx->rax)
         return 0;
     in->ev.h.end_ns = end;
     go_read_status(in);
@@ -153,7 +256,7 @@ int go_conn_serve_return(struct pt_regs *ctx) {
     __u8 hijacked = 0;
     struct go_key key;
     struct go_inflight *in = go_pending(ctx, &go_server_inflight, &key);
-    if (!in)
+    if (!in || in->h2_stream)
         return 0;
     in->ev.h.end_ns = end;
     if (in->conn)
