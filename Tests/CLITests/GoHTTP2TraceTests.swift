@@ -92,8 +92,9 @@ import Testing
         guard requireRoot(), let path = GoMatrixFixtures.require(minor, variant) else { return }
         let cert = try Certificate("server-\(minor)-\(variant)")
         defer { cert.remove() }
-        // Server on one core, curl and the tool on the other (as GoHTTPTraceTests).
-        let server = try TLSServer(path, cert, cpu: 1)
+        // The server unpinned: its handler goroutines start on whichever P is free, as in
+        // production; the tool on CPU 0.
+        let server = try TLSServer(path, cert)
         let jsonPath = cert.dir.appendingPathComponent("spans.jsonl").path
         let tracer = try Background("/usr/bin/taskset", ["-c", "0", Repo.tool, "--pid", String(server.pid), "--go-http", "--otlp-json", jsonPath, "--quiet"])
         tracer.watchdog(seconds: 120)

@@ -30,6 +30,9 @@ public struct GoHTTPPlan: Sendable {
     public static let persistConnRoundTrip = "net/http.(*persistConn).roundTrip"
     /// Every `go` statement (parent/child across goroutines), on Go < 1.21.
     public static let newproc1 = "runtime.newproc1"
+    /// The closure runtime.newproc runs on the system stack: newproc1, then
+    /// runqput(pp, newg, true), whose `call` (emulated) sees newg in RBX.
+    public static let newprocClosure = "runtime.newproc.func1"
     /// Where an HTTP/1 server request ends: (*conn).serve calls it right after ServeHTTP.
     public static let finishRequest = "net/http.(*response).finishRequest"
 
@@ -82,7 +85,7 @@ public struct GoHTTPPlan: Sendable {
         }
         let go = try GoBinary.load(elf)
         let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.finishRequest, Self.connServe, Self.roundTrip,
-                                                  Self.persistConnRoundTrip, Self.newproc1]
+                                                  Self.persistConnRoundTrip, Self.newproc1, Self.newprocClosure]
                                                   + Self.http2Servers.flatMap { [$0.processHeaders, $0.handlerEnd] })
         let found = Set(sites.map(\.function.name))
         guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
@@ -152,6 +155,15 @@ public struct GoHTTPPlan: Sendable {
             }
         }
 
+        // Go < 1.21: where a new goroutine is known with its goid, on an emulated
+        // instruction: the one call of runqput in newproc.func1, right after newproc1.
+        var newprocCall: UInt64?
+        if parentGoid == nil, found.contains(Self.roundTrip), let closure = sites.first(where: { $0.function.name == Self.newprocClosure }),
+           go.calls(elf, closure.function, Self.newproc1) {
+            let calls = go.callSites(elf, closure.function, "runtime.runqput")
+            if calls.count == 1 { newprocCall = calls[0] }
+        }
+
         let p = go_http_bpf.progs.self
         var placed: [PlacedSite] = []
         for site in sites {
@@ -186,8 +198,16 @@ public struct GoHTTPPlan: Sendable {
             case h2?.handlerEnd:
                 entry(p.go_h2_handler_end)
             case Self.newproc1 where found.contains(Self.roundTrip) && parentGoid == nil:
-                // Only a program that makes client calls has children to find.
-                returns(p.go_newproc_return)
+                // Only a program that makes client calls has children to find. The
+                // RETs are single-stepped: used only when newproc.func1 has no single
+                // call of runqput to probe instead.
+                if newprocCall == nil { returns(p.go_newproc_return) }
+            case Self.newprocClosure where found.contains(Self.roundTrip) && parentGoid == nil:
+                if let offset = newprocCall, let code = elf.bytes(atVirtualAddress: site.function.entry, count: site.function.end - site.function.entry) {
+                    placed.append(PlacedSite(site: .init(p.go_newproc_runqput, offset), function: site.function.name,
+                                             instruction: ProbeInstruction(code: code, at: Int(offset - site.function.fileOffset), fileOffset: offset),
+                                             entry: nil))
+                }
             default:
                 break
             }

@@ -28,8 +28,10 @@
  * a client request is 3 over HTTP/1 and 2 over HTTP/2 (no persistConn.roundTrip) (roundTrip entry, persistConn.roundTrip
  * entry, one RET of roundTrip: single-stepped, since no function runs next on
  * every path). (*conn).serve's RETs (single-stepped) fire once per connection;
- * runtime.newproc1's RETs (single-stepped) once per goroutine created, and only
- * on Go < 1.21 in a program with client code: Go >= 1.21 reads g.parentGoid.
+ * on Go < 1.21 in a program with client code (Go >= 1.21 reads g.parentGoid),
+ * the runqput call in runtime.newproc.func1 (emulated) fires once per goroutine
+ * created: 1 per HTTP/1 request (its background reader), about 4 per HTTP/2
+ * request (handler, frame writers).
  * Stack growth adds a hit at a Go 1.17-1.20 entry, once per goroutine and depth.
  */
 #include "go_http2.bpf.h"
@@ -315,28 +317,21 @@ int go_client_conn_entry(struct pt_regs *ctx) {
     return 0;
 }
 
-/*
- * Hooks every RET of runtime.newproc1 (Go 1.17..1.20 only, amd64; newer Go
- * records g.parentGoid and this probe is not attached): RAX = the new
- * goroutine's *g (its goid already assigned). newproc1 runs on the system
- * stack, so R14 is g0; the goroutine that executed the `go` statement is
- * g0.m.curg. When that goroutine serves a request (or descends from one), the
- * new goroutine inherits it, one generation deeper.
- */
-SEC("uprobe")
-int go_newproc_return(struct pt_regs *ctx) {
-    if (ut_other_process())
-        return 0;
-    __u64 newg = ctx->rax, m = 0, curg = 0;
+/* A goroutine was created (Go < 1.21): its *g is `newg` (goid assigned), on
+ * the system stack (R14 is g0; the goroutine that executed the `go` statement
+ * is g0.m.curg). When that goroutine serves a request (or descends from one),
+ * the new goroutine inherits it, one generation deeper. */
+static __always_inline void go_goroutine_created(struct pt_regs *ctx, __u64 newg) {
+    __u64 m = 0, curg = 0;
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     struct go_key parent = {.tgid = tgid, .pad = 0, .goid = 0};
     struct go_key child = {.tgid = tgid, .pad = 0, .goid = 0};
     if (!newg || bpf_probe_read_user(&m, sizeof(m), (void *)(ctx->r14 + ut_cfg.go.g_m)) < 0 || !m)
-        return 0;
+        return;
     if (bpf_probe_read_user(&curg, sizeof(curg), (void *)(m + ut_cfg.go.m_curg)) < 0 || !curg)
-        return 0;
+        return;
     if (bpf_probe_read_user(&parent.goid, sizeof(parent.goid), (void *)(curg + ut_cfg.go.g_goid)) < 0)
-        return 0;
+        return;
     struct go_ancestor a = {};
     struct go_inflight *server = bpf_map_lookup_elem(&go_server_inflight, &parent);
     if (server) {
@@ -347,13 +342,40 @@ int go_newproc_return(struct pt_regs *ctx) {
     } else {
         struct go_ancestor *up = bpf_map_lookup_elem(&go_ancestors, &parent);
         if (!up || up->depth >= GO_ANCESTOR_DEPTH)
-            return 0;
+            return;
         a = *up;
         a.depth += 1;
     }
     if (bpf_probe_read_user(&child.goid, sizeof(child.goid), (void *)(newg + ut_cfg.go.g_goid)) < 0)
-        return 0;
+        return;
     bpf_map_update_elem(&go_ancestors, &child, &a, BPF_ANY);
+}
+
+/*
+ * Hooks the `call runtime.runqput` in runtime.newproc.func1 (Go 1.17..1.20
+ * only, amd64; newer Go records g.parentGoid and this probe is not attached):
+ * the closure newproc runs on the system stack calls newproc1, then
+ * runqput(pp, newg, true): at the call (emulated), RBX = newg. Once per
+ * goroutine created (an HTTP/1 request starts one, an HTTP/2 request about 4).
+ */
+SEC("uprobe")
+int go_newproc_runqput(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    go_goroutine_created(ctx, ctx->rbx);
+    return 0;
+}
+
+/*
+ * Hooks every RET of runtime.newproc1 (Go 1.17..1.20, amd64), single-stepped:
+ * only where newproc.func1 has no single runqput call to probe instead.
+ * RAX = the new goroutine's *g.
+ */
+SEC("uprobe")
+int go_newproc_return(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    go_goroutine_created(ctx, ctx->rax);
     return 0;
 }
 
