@@ -10,7 +10,9 @@
 # in the server's context), untraced and traced (`--pid PID --go-http --quiet`)
 # alternating, round by round; the figure is the median per configuration and
 # the extra is traced - untraced of the same round. Hits per request: run_cnt
-# of each of the tool's BPF programs (kernel.bpf_stats_enabled on for the run).
+# of each of the tool's BPF programs (kernel.bpf_stats_enabled on for the run),
+# and the programs' own time per hit (run_time_ns / run_cnt). bpf_stats adds a
+# little to every hit, so the CPU figures are a little high.
 #
 #   bash Benchmarks/h2-cpu.sh [COUNT] [ROUNDS]        (root)
 #   UPROBE_TRACE_BIN=.build/debug/uprobe-trace bash Benchmarks/h2-cpu.sh   # BPF cost is the same in a debug build
@@ -37,12 +39,12 @@ echo 1 > /proc/sys/kernel/bpf_stats_enabled
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
 ticks() { awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
-# "NAME RUN_CNT" for every BPF program the tool holds.
+# "NAME RUN_CNT RUN_TIME_NS" for every BPF program the tool holds.
 progs() {
   for f in /proc/"$1"/fdinfo/*; do
     id=$(awk '/^prog_id:/ { print $2 }' "$f" 2>/dev/null) || continue
     if [ -n "$id" ]; then
-      bpftool prog show id "$id" --json 2>/dev/null | python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("name","?"), p.get("run_cnt",0))'
+      bpftool prog show id "$id" --json 2>/dev/null | python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("name","?"), p.get("run_cnt",0), p.get("run_time_ns",0))'
     fi
   done | sort | uniq || true
 }
@@ -74,7 +76,7 @@ for dir in testdata/bin/go1.19 "$newest"; do
         grep -q "succeeded, 0 errored\|$count succeeded" "$work/h2load.txt" || sed -n '/requests:/p' "$work/h2load.txt" >&2
         if [ -n "$tool" ]; then
           progs "$tool" > "$work/p1"
-          join "$work/p0" "$work/p1" | awk -v n="$count" -v p="$proto" '{ if ($3 - $2 > 0) printf "hits %s %s %.2f\n", p, $1, ($3 - $2) / n }' >> "$work/hits"
+          join "$work/p0" "$work/p1" | awk -v n="$count" -v p="$proto" '{ if ($4 - $2 > 0) printf "hits %s %s %.2f %.0f\n", p, $1, ($4 - $2) / n, ($5 - $3) / ($4 - $2) }' >> "$work/hits"
           kill -INT "$tool"; wait "$tool" || true; tool=""
         fi
         echo "$r $proto $config $((s1 - s0))" >> "$work/results"
@@ -96,10 +98,10 @@ for proto in ["h2", "h1"]:
           f"extra {statistics.median(extra):+6.2f} us per request (rounds: {' '.join(f'{x:+.2f}' for x in extra)})")
 hits = collections.defaultdict(list)
 for line in open(sys.argv[5]):
-    _, proto, name, h = line.split()
-    hits[(proto, name)].append(float(h))
+    _, proto, name, h, ns = line.split()
+    hits[(proto, name)].append((float(h), float(ns)))
 for (proto, name), h in sorted(hits.items()):
-    print(f"  hits per {proto} request: {name:22} {statistics.median(h):.2f}")
+    print(f"  hits per {proto} request: {name:22} {statistics.median(x for x, _ in h):.2f}   BPF {statistics.median(y for _, y in h):.0f} ns per hit")
 PY
   rm -f "$work/hits"
   kill "$server"; wait "$server" 2>/dev/null || true; server=""

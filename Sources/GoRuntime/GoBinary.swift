@@ -28,6 +28,8 @@ public struct GoBinary: Sendable {
         "net/http.(*http2serverConn).runHandler.func1",
         "net/http/internal/http2.(*serverConn).processHeaders",
         "net/http/internal/http2.(*serverConn).runHandler.func1",
+        "net/http.(*http2ClientConn).writeHeaders",
+        "net/http/internal/http2.(*ClientConn).writeHeaders",
     ]
 
     /// A probed function: its entry, and the file offset of each RET; on x86-64

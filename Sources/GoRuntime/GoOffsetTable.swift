@@ -179,7 +179,14 @@ public enum GoOffsetTable {
             row(fields.rwsStream, 0, "responseWriterState: first field")
             row(fields.streamConn, 0, "stream: first field")
             row(fields.streamID, 8, "stream: after sc *serverConn")
+            row(fields.clientConnTConn, 8, "ClientConn: t *Transport, tconn net.Conn")
         }
+        rows.append(Entry(field: GoField.bundledHTTP2.serverConnConn, goMinors: 17...26, offset: 16,
+                          provenance: "go1.17-1.26 src/net/http/h2_bundle.go type http2serverConn: srv *http2Server, hs *Server, conn net.Conn"))
+        rows.append(Entry(field: GoField.internalHTTP2.serverConnConn, goMinors: 27...27, offset: 24,
+                          provenance: "go1.27 src/net/http/internal/http2/server.go type serverConn: srv, hs (an interface, 16), conn net.Conn"))
+        rows.append(Entry(field: .tlsConnConn, goMinors: 17...27, offset: 0,
+                          provenance: "go1.17-1.27 src/crypto/tls/conn.go type Conn: first field conn net.Conn"))
         rows.append(Entry(field: GoField.bundledHTTP2.rwsStatus, goMinors: 17...19, offset: 80,
                           provenance: "go1.19 src/net/http/h2_bundle.go type http2responseWriterState: stream, req, body, conn, bw 8 each, handlerHeader, snapHeader 8, trailers 24 (body *http2requestBody present since go1.7; 1.17-1.18 from that)"))
         rows.append(Entry(field: GoField.bundledHTTP2.rwsStatus, goMinors: 21...26, offset: 72,

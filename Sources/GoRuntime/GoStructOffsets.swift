@@ -73,6 +73,10 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
         public let rwsStatus: GoField
         public let streamConn: GoField
         public let streamID: GoField
+        /// serverConn.conn (net.Conn: a *tls.Conn over TLS) and ClientConn.tconn: the
+        /// TCP ports of a stream, for the parent/child join of a traced client and server.
+        public let serverConnConn: GoField
+        public let clientConnTConn: GoField
 
         init(package p: String, prefix x: String) {
             metaHeaders = GoField("\(p).\(x)MetaHeadersFrame", "\(x)HeadersFrame")
@@ -83,9 +87,13 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
             rwsStatus = GoField("\(p).\(x)responseWriterState", "status")
             streamConn = GoField("\(p).\(x)stream", "sc")
             streamID = GoField("\(p).\(x)stream", "id")
+            serverConnConn = GoField("\(p).\(x)serverConn", "conn")
+            clientConnTConn = GoField("\(p).\(x)ClientConn", "tconn")
         }
 
-        public var all: [GoField] { [metaHeaders, metaFields, headersFrameHeader, frameStreamID, rwsStream, rwsStatus, streamConn, streamID] }
+        /// What the server probes need.
+        public var server: [GoField] { [metaHeaders, metaFields, headersFrameHeader, frameStreamID, rwsStream, rwsStatus, streamConn, streamID] }
+        public var all: [GoField] { server + [serverConnConn, clientConnTConn] }
     }
 
     /// net/http's bundled h2 server (h2_bundle.go), Go 1.17–1.26.
@@ -96,7 +104,10 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
     /// The HTTP/2 server fields, resolved with `all` but optional: a Go version
     /// the table has no row for (and no DWARF) leaves them out, and the plan
     /// then says that HTTP/2 requests are not traced instead of failing.
-    public static let http2: [GoField] = bundledHTTP2.all + internalHTTP2.all + [goroutinePanic]
+    public static let http2: [GoField] = bundledHTTP2.all + internalHTTP2.all + [goroutinePanic, tlsConnConn]
+
+    /// crypto/tls.Conn.conn: the connection under TLS.
+    public static let tlsConnConn = GoField("crypto/tls.Conn", "conn")
 
     /// The first and last Go minor versions of the package each HTTP/2 field is in.
     static let http2Minors: [GoField: ClosedRange<Int>] = {
@@ -132,7 +143,7 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether a missing offset of this field is left out rather than an error.
-    public var isOptional: Bool { Self.http2Minors[self] != nil || self == .goroutinePanic }
+    public var isOptional: Bool { Self.http2Minors[self] != nil || self == .goroutinePanic || self == .tlsConnConn }
 
     /// The struct names to ask DWARF for, so one pass finds them all.
     public static var structNames: Set<String> { Set((all + http2).map(\.structName)) }

@@ -13,7 +13,7 @@ import TraceEvents
         #expect(MemoryLayout<ut_go_head_event>.size == Int(UT_SIZEOF_GO_HEAD_EVENT.rawValue))
         #expect(MemoryLayout<ut_go_offsets>.size == Int(UT_SIZEOF_GO_OFFSETS.rawValue))
         #expect(MemoryLayout<ut_config>.size == Int(UT_SIZEOF_CONFIG.rawValue))
-        #expect(MemoryLayout<ut_go_offsets>.size == 31 * 8)
+        #expect(MemoryLayout<ut_go_offsets>.size == 34 * 8)
         #expect(MemoryLayout<ut_go_h2_trace>.size == Int(UT_SIZEOF_GO_H2_TRACE.rawValue))
         #expect(MemoryLayout<ut_go_h2_trace>.offset(of: \.traceparent) == 8)
         #expect(MemoryLayout<ut_go_h2_trace>.offset(of: \.tracestate) == 8 + Int(UT_H2_TRACEPARENT_MAX))

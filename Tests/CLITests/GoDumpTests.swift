@@ -30,7 +30,8 @@ import Testing
         #expect(Set(ns.keys) == ["net/http.serverHandler.ServeHTTP", "net/http.(*response).finishRequest",
                                  "net/http.(*conn).serve", "net/http.(*Transport).roundTrip",
                                  "net/http.(*persistConn).roundTrip", "runtime.newproc1", "runtime.newproc.func1",
-                                 "net/http.(*http2serverConn).processHeaders", "net/http.(*http2serverConn).runHandler.func1"])
+                                 "net/http.(*http2serverConn).processHeaders", "net/http.(*http2serverConn).runHandler.func1",
+                                 "net/http.(*http2ClientConn).writeHeaders"])
         #expect(Set(ss.keys) == Set(ns.keys) && Set(ps.keys) == Set(ns.keys))
         for (name, rets) in ns {
             #expect(!rets.isEmpty, "\(name) has RETs (\(ns))")

@@ -192,6 +192,18 @@ import Testing
         #expect(clientSpans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.count == 6, "404 and 503 are client errors")
         let serverSpans = all.filter { $0["kind"] as? Int == 2 }
         #expect(serverSpans.count == 15 && serverSpans.allSatisfy { attributes($0)["network.protocol.version"] == "2" }, "\(serverSpans.count) SERVER spans")
+        // Cross-process parent/child over HTTP/2 (by TCP ports and stream id): Go >= 1.21,
+        // whose stream goroutine names the roundTrip goroutine in g.parentGoid.
+        let minorNumber = Int(minor.split(separator: ".").last ?? "") ?? 0
+        var joined = 0
+        for s in serverSpans {
+            let parent = clientSpans.first { $0["spanId"] as? String == s["parentSpanId"] as? String && $0["traceId"] as? String == s["traceId"] as? String }
+            if let parent {
+                joined += 1
+                #expect(attributes(parent)["url.query"] == attributes(s)["url.query"], "a server span's parent is the client call of the same URL")
+            }
+        }
+        #expect(joined == (minorNumber >= 21 ? 15 : 0), "go\(minor): \(joined) of 15 SERVER spans are children of their CLIENT span")
     }
 
     /// Every per-request HTTP/2 probe is on an emulated instruction (the entry's

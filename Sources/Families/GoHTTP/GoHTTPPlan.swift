@@ -39,16 +39,20 @@ public struct GoHTTPPlan: Sendable {
     /// net/http's HTTP/2 server: where a stream's HEADERS are handled (serve
     /// goroutine) and the closure runHandler defers (handler goroutine), in the
     /// bundled h2 server (Go ≤ 1.26) and in net/http/internal/http2 (Go ≥ 1.27).
+    /// And the h2 client's writeHeaders, where a client stream gets its id.
     public struct HTTP2Server: Sendable {
         public let processHeaders: String
         public let handlerEnd: String
+        public let clientHeaders: String
         public let fields: GoField.HTTP2Fields
     }
     public static let http2Servers = [
         HTTP2Server(processHeaders: "net/http.(*http2serverConn).processHeaders",
-                    handlerEnd: "net/http.(*http2serverConn).runHandler.func1", fields: GoField.bundledHTTP2),
+                    handlerEnd: "net/http.(*http2serverConn).runHandler.func1",
+                    clientHeaders: "net/http.(*http2ClientConn).writeHeaders", fields: GoField.bundledHTTP2),
         HTTP2Server(processHeaders: "net/http/internal/http2.(*serverConn).processHeaders",
-                    handlerEnd: "net/http/internal/http2.(*serverConn).runHandler.func1", fields: GoField.internalHTTP2),
+                    handlerEnd: "net/http/internal/http2.(*serverConn).runHandler.func1",
+                    clientHeaders: "net/http/internal/http2.(*ClientConn).writeHeaders", fields: GoField.internalHTTP2),
     ]
 
     /// One uprobe of the plan: where, in which function, on which instruction.
@@ -86,7 +90,7 @@ public struct GoHTTPPlan: Sendable {
         let go = try GoBinary.load(elf)
         let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.finishRequest, Self.connServe, Self.roundTrip,
                                                   Self.persistConnRoundTrip, Self.newproc1, Self.newprocClosure]
-                                                  + Self.http2Servers.flatMap { [$0.processHeaders, $0.handlerEnd] })
+                                                  + Self.http2Servers.flatMap { [$0.processHeaders, $0.handlerEnd, $0.clientHeaders] })
         let found = Set(sites.map(\.function.name))
         guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
             throw FamilyError.notApplicable(family: GoHTTPFamily.name, reason: "\(who) contains no net/http server or client code",
@@ -134,7 +138,7 @@ public struct GoHTTPPlan: Sendable {
         var h2: HTTP2Server?
         if found.contains(Self.serveHTTP), let server = Self.http2Servers.first(where: { found.contains($0.processHeaders) }) {
             let f = server.fields
-            let offsets = (f.all + [GoField.goroutinePanic]).map { structs.offset(of: $0).map { UInt64($0.offset) } }
+            let offsets = (f.server + [GoField.goroutinePanic]).map { structs.offset(of: $0).map { UInt64($0.offset) } }
             let end = sites.first { $0.function.name == server.handlerEnd }
             if let end, go.calls(elf, end.function, "runtime.gorecover"), !offsets.contains(nil) {
                 let v = offsets.map { $0! }
@@ -146,6 +150,11 @@ public struct GoHTTPPlan: Sendable {
                 o.h2_stream_sc = v[6]
                 o.h2_stream_id = v[7]
                 o.g_panic = v[8]
+                // The join with a traced h2 client: over TLS only (tls.Conn under serverConn.conn).
+                if let conn = structs.offset(of: f.serverConnConn), let tls = structs.offset(of: .tlsConnConn) {
+                    o.h2_server_conn = UInt64(conn.offset)
+                    o.tls_conn_conn = UInt64(tls.offset)
+                }
                 h2 = server
             } else {
                 let why = end == nil ? "no \(server.handlerEnd)"
@@ -162,6 +171,16 @@ public struct GoHTTPPlan: Sendable {
            go.calls(elf, closure.function, Self.newproc1) {
             let calls = go.callSites(elf, closure.function, "runtime.runqput")
             if calls.count == 1 { newprocCall = calls[0] }
+        }
+
+        // The h2 client's side of the join: Go >= 1.21 (the stream's goroutine names
+        // the roundTrip goroutine in g.parentGoid), over TLS.
+        var h2Client: String?
+        if found.contains(Self.roundTrip), parentGoid != nil, let server = Self.http2Servers.first(where: { found.contains($0.clientHeaders) }),
+           let tconn = structs.offset(of: server.fields.clientConnTConn), let tls = structs.offset(of: .tlsConnConn) {
+            o.h2_client_tconn = UInt64(tconn.offset)
+            o.tls_conn_conn = UInt64(tls.offset)
+            h2Client = server.clientHeaders
         }
 
         let p = go_http_bpf.progs.self
@@ -197,6 +216,8 @@ public struct GoHTTPPlan: Sendable {
                 entry(p.go_h2_headers)
             case h2?.handlerEnd:
                 entry(p.go_h2_handler_end)
+            case h2Client:
+                entry(p.go_h2_client_headers)
             case Self.newproc1 where found.contains(Self.roundTrip) && parentGoid == nil:
                 // Only a program that makes client calls has children to find. The
                 // RETs are single-stepped: used only when newproc.func1 has no single

@@ -101,6 +101,7 @@ static __always_inline void go_h2_server_start(struct pt_regs *ctx, __u64 rw, __
     in->ev.h.flags |= UT_FLAG_HTTP2;
     in->ev.h.start_ns = start;
     in->h2_stream = sk->stream_id;
+    go_h2_find_remote_client(in, sk);
     go_h2_emit_head(in, s);
     struct go_key key = {.tgid = in->ev.h.tgid, .pad = 0, .goid = in->ev.h.goid};
     bpf_map_update_elem(&go_server_inflight, &key, in, BPF_EXIST);
@@ -178,6 +179,42 @@ int go_h2_headers(struct pt_regs *ctx) {
     go_h2_trace_fields(frame, &s->trace);
     /* BPF_NOEXIST: trailers (a second HEADERS frame) keep the request's start. */
     bpf_map_update_elem(&go_h2_streams, &key, s, BPF_NOEXIST);
+    return 0;
+}
+
+/*
+ * Hooks the entry of the h2 client's writeHeaders(cc, streamID, endStream,
+ * maxFrameSize, hdrs) (net/http.(*http2ClientConn).writeHeaders, Go 1.21..1.26;
+ * net/http/internal/http2.(*ClientConn).writeHeaders, Go 1.27; amd64
+ * ABIInternal): RAX = cc, RBX = streamID, on the goroutine the client stream
+ * runs on (cs.doRequest), which the goroutine inside Transport.roundTrip
+ * created: g.parentGoid names it (Go >= 1.21 only; not attached on older Go).
+ * 1 hit per HTTP/2 client request (2 with trailers). Records the request under
+ * the connection's ports and the stream id for a traced server on this host.
+ */
+SEC("uprobe")
+int go_h2_client_headers(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 cc = ctx->rax;
+    struct go_key up = {.tgid = bpf_get_current_pid_tgid() >> 32, .pad = 0, .goid = 0};
+    if (!cc || !ut_cfg.go.g_parent_goid ||
+        bpf_probe_read_user(&up.goid, sizeof(up.goid), (void *)(ctx->r14 + ut_cfg.go.g_parent_goid)) < 0 || !up.goid)
+        return 0;
+    struct go_inflight *in = bpf_map_lookup_elem(&go_client_inflight, &up);
+    if (!in)
+        return 0;
+    struct go_h2_conn_key ck = {};
+    go_tls_conn_ports(cc + ut_cfg.go.h2_client_tconn, &ck.client_port, &ck.server_port);
+    if (!ck.client_port || !ck.server_port)
+        return 0;
+    ck.stream_id = (__u32)ctx->rbx;
+    struct go_conn_client c = {};
+    c.client.tgid = up.tgid;
+    c.client.goid = up.goid;
+    c.client.start_ns = in->ev.h.start_ns;
+    c.parent = in->ev.parent;
+    bpf_map_update_elem(&go_h2_conn_clients, &ck, &c, BPF_ANY);
     return 0;
 }
 

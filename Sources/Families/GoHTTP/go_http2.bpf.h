@@ -119,6 +119,59 @@ static __always_inline struct go_h2_stream *go_h2_stream_of(__u64 rw, struct go_
     return bpf_map_lookup_elem(&go_h2_streams, key);
 }
 
+/* The client request (a traced Go client in another process on this host)
+ * that sends HTTP/2 stream `stream_id` on the TCP connection with these ports
+ * as the client sees them; set at the h2 client's writeHeaders, read by a
+ * traced h2 server when the stream's handler starts. Unlike HTTP/1 the ports
+ * alone do not name a request: streams of one connection run at once. */
+struct go_h2_conn_key {
+    __u16 client_port;
+    __u16 server_port;
+    __u32 stream_id;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct go_h2_conn_key);
+    __type(value, struct go_conn_client);
+} go_h2_conn_clients SEC(".maps");
+
+/* Ports of the TCP connection under the *tls.Conn held in the net.Conn
+ * interface at `field` (HTTP/2 in net/http is over TLS; another conn type
+ * reads as ports that match nothing). */
+static __always_inline void go_tls_conn_ports(__u64 field, __u16 *local, __u16 *remote) {
+    __u64 iface[2] = {};
+    *local = *remote = 0;
+    if (bpf_probe_read_user(iface, sizeof(iface), (void *)field) < 0 || !iface[1])
+        return;
+    go_conn_ports(iface[1] + ut_cfg.go.tls_conn_conn, local, remote);
+}
+
+/* Joins the HTTP/2 server request `in` on stream `sk` to the traced client
+ * request that sent it, if that client is still in flight. */
+static __always_inline void go_h2_find_remote_client(struct go_inflight *in, struct go_h2_stream_key *sk) {
+    struct go_h2_conn_key ck = {};
+    __u16 local, remote;
+    if (!ut_cfg.go.h2_server_conn)
+        return;
+    go_tls_conn_ports(sk->sc + ut_cfg.go.h2_server_conn, &local, &remote);
+    if (!local || !remote)
+        return;
+    ck.client_port = remote;
+    ck.server_port = local;
+    ck.stream_id = sk->stream_id;
+    struct go_conn_client *c = bpf_map_lookup_elem(&go_h2_conn_clients, &ck);
+    if (!c)
+        return;
+    struct go_key client = {.tgid = c->client.tgid, .pad = 0, .goid = c->client.goid};
+    struct go_inflight *pending = bpf_map_lookup_elem(&go_client_inflight, &client);
+    if (!pending || pending->ev.h.start_ns != c->client.start_ns)
+        return;
+    in->ev.parent = c->client;
+    in->ev.grandparent = c->parent;
+}
+
 /* A head record for an HTTP/2 server request: its identity (as its later
  * event) and the trace headers its HEADERS frame had (ut_go_h2_trace). */
 static __always_inline void go_h2_emit_head(struct go_inflight *in, struct go_h2_stream *s) {

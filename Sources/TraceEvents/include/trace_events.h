@@ -185,6 +185,9 @@ struct ut_go_offsets {
     __u64 h2_stream_sc;            /* stream.sc (*serverConn) */
     __u64 h2_stream_id;            /* stream.id (uint32) */
     __u64 g_panic;                 /* runtime.g._panic (*_panic) */
+    __u64 h2_server_conn;          /* serverConn.conn (net.Conn); 0: no client join over HTTP/2 */
+    __u64 h2_client_tconn;         /* ClientConn.tconn (net.Conn) */
+    __u64 tls_conn_conn;           /* crypto/tls.Conn.conn (net.Conn) */
 };
 
 /* The trace headers of an HTTP/2 request as its HEADERS frame decoded them:
@@ -224,7 +227,7 @@ struct ut_config {
 #define UT_EVENT_HEADER_SIZE 40
 #define UT_GO_REQUEST_REF_SIZE 24
 #define UT_GO_HTTP_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
-#define UT_GO_OFFSETS_SIZE (31 * 8)
+#define UT_GO_OFFSETS_SIZE (34 * 8)
 #define UT_GO_H2_TRACE_SIZE (8 + UT_H2_TRACEPARENT_MAX + UT_H2_TRACESTATE_MAX)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
