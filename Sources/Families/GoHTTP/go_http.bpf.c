@@ -21,17 +21,19 @@
  * program ignores a second hit for the same *Request on the same goroutine
  * while that request is in flight. Registers at both sites are as at the entry.
  *
- * Cost per request, all on emulated instructions: an HTTP/1 server request is
- * 2 hits (ServeHTTP entry, (*response).finishRequest entry; no RET of
- * ServeHTTP is probed); an HTTP/2 server request is 3 (the h2 server's
- * processHeaders entry, ServeHTTP entry, runHandler's deferred func1 entry);
- * a client request is 3 over HTTP/1 and 2 over HTTP/2 (no persistConn.roundTrip) (roundTrip entry, persistConn.roundTrip
- * entry, one RET of roundTrip: single-stepped, since no function runs next on
- * every path). (*conn).serve's RETs (single-stepped) fire once per connection;
- * on Go < 1.21 in a program with client code (Go >= 1.21 reads g.parentGoid),
- * the runqput call in runtime.newproc.func1 (emulated) fires once per goroutine
- * created: 1 per HTTP/1 request (its background reader), about 4 per HTTP/2
- * request (handler, frame writers).
+ * Cost per request, all on emulated instructions unless said: an HTTP/1
+ * server request is 2 hits (ServeHTTP entry, (*response).finishRequest entry;
+ * no RET of ServeHTTP is probed); an HTTP/2 server request is 3 (the h2
+ * server's processHeaders entry, ServeHTTP entry, the entry of runHandler's
+ * deferred func1). A client request is 3: roundTrip entry; over HTTP/1
+ * persistConn.roundTrip entry, over HTTP/2 the h2 client's writeHeaders entry
+ * (Go >= 1.21 only; HTTP/2 never calls persistConn.roundTrip); and one RET of
+ * roundTrip, single-stepped, since no function runs next on every path.
+ * (*conn).serve's RETs (single-stepped) fire once per connection. On Go < 1.21
+ * in a program with client code (Go >= 1.21 reads g.parentGoid), the runqput
+ * call in runtime.newproc.func1 fires once per goroutine created: 1 per HTTP/1
+ * request (its background reader), 4 per HTTP/2 request (Go 1.19: handler,
+ * frame writers).
  * Stack growth adds a hit at a Go 1.17-1.20 entry, once per goroutine and depth.
  */
 #include "go_http2.bpf.h"
