@@ -221,4 +221,41 @@ import Testing
             #expect(sites.allSatisfy { ["emulated", "optimized"].contains($0["cost"] as? String ?? "") }, "\(program): \(sites)")
         }
     }
+
+    /// Cleartext HTTP/2 with prior knowledge (-h2c: Server.Protocols, Go >= 1.24):
+    /// the same h2 server code, so the same spans; HTTP/1.1 on the same port stays HTTP/1.
+    @Test func h2cServerSpans() throws {
+        guard requireRoot(), let minor = Self.toolchains.last, let path = GoMatrixFixtures.require(minor, "normal") else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("uprobe-trace-h2c-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = try Background(path, ["-h2c"])
+        let address = String(try #require(server.stdout.next()).dropFirst("listening ".count))
+        let jsonPath = dir.appendingPathComponent("spans.jsonl").path
+        let tracer = try Background(Repo.tool, ["--pid", String(server.process.processIdentifier), "--go-http", "--otlp-json", jsonPath, "--quiet"])
+        tracer.watchdog(seconds: 60)
+        _ = tracer.waitForStderr("attached")
+        let codes = [200, 201, 404, 503]
+        // One curl per request: curl 7.88 fails a second prior-knowledge request on a reused connection.
+        let h2 = try codes.flatMap { try Self.curl("http://\(address)", ["/status?code=\($0)&h2c=1"], "--http2-prior-knowledge",
+                                                   headers: ["traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]) }
+        #expect(h2 == codes.map { "\($0) 2" })
+        let h1 = try Self.curl("http://\(address)", codes.map { "/status?code=\($0)&h1=1" }, "--http1.1")
+        #expect(h1 == codes.map { "\($0) 1.1" })
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let byTarget = try Self.serverSpans(jsonPath)
+        for code in codes {
+            let s2 = try #require(byTarget["/status?code=\(code)&h2c=1"]?.first, "h2c \(code)")
+            #expect(attributes(s2)["http.response.status_code"] == String(code))
+            #expect(attributes(s2)["network.protocol.version"] == "2")
+            #expect(s2["traceId"] as? String == "4bf92f3577b34da6a3ce929d0e0e4736" && s2["parentSpanId"] as? String == "00f067aa0ba902b7")
+            let s1 = try #require(byTarget["/status?code=\(code)&h1=1"]?.first, "h1 \(code)")
+            #expect(attributes(s1)["http.response.status_code"] == String(code))
+            #expect(attributes(s1)["network.protocol.version"] == nil)
+        }
+        #expect(byTarget.values.reduce(0) { $0 + $1.count } == 8)
+        server.process.terminate()
+    }
 }
