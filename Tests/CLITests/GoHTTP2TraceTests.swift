@@ -258,4 +258,37 @@ import Testing
         #expect(byTarget.values.reduce(0) { $0 + $1.count } == 8)
         server.process.terminate()
     }
+
+    /// Every toolchain of the matrix (normal build): statuses, HTTP/2 and a handler
+    /// panic (the stream is reset; the span is an error with status 500).
+    @Test(arguments: GoMatrixFixtures.toolchains.map(\.minor))
+    func http2EveryToolchain(_ minor: String) throws {
+        guard requireRoot(), let path = GoMatrixFixtures.require(minor, "normal") else { return }
+        let cert = try Certificate("every-\(minor)")
+        defer { cert.remove() }
+        let server = try TLSServer(path, cert)
+        let jsonPath = cert.dir.appendingPathComponent("spans.jsonl").path
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--otlp-json", jsonPath, "--quiet"])
+        tracer.watchdog(seconds: 60)
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.contains("processHeaders") && !attached.contains("not traced"), "\(attached)")
+        let codes = [200, 201, 404, 503]
+        let replies = try Self.curl(server.base, codes.map { "/status?code=\($0)&every=1" } + ["/sleep?ms=2&every=1"], "--http2")
+        #expect(replies == codes.map { "\($0) 2" } + ["200 2"])
+        // curl reports the reset stream as an error (exit 92): only the span matters here.
+        _ = try run("/usr/bin/curl", ["-sk", "--http2", "-o", "/dev/null", "\(server.base)/panic?every=1"])
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let byTarget = try Self.serverSpans(jsonPath)
+        for (target, code) in zip(codes.map { "/status?code=\($0)&every=1" } + ["/sleep?ms=2&every=1", "/panic?every=1"], codes + [200, 500]) {
+            let spans = byTarget[target] ?? []
+            #expect(spans.count == 1, "go\(minor) \(target): \(spans.count) spans")
+            guard let span = spans.first else { continue }
+            #expect(attributes(span)["http.response.status_code"] == String(code), "go\(minor) \(target)")
+            #expect(attributes(span)["network.protocol.version"] == "2")
+            if target.hasPrefix("/panic") { #expect(attributes(span)["error.type"] == "panic", "go\(minor)") }
+        }
+        #expect(byTarget.values.reduce(0) { $0 + $1.count } == 6, "go\(minor): \(byTarget.keys.sorted())")
+    }
 }
