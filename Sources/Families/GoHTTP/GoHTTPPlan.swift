@@ -138,18 +138,20 @@ public struct GoHTTPPlan: Sendable {
         var h2: HTTP2Server?
         if found.contains(Self.serveHTTP), let server = Self.http2Servers.first(where: { found.contains($0.processHeaders) }) {
             let f = server.fields
-            let offsets = (f.server + [GoField.goroutinePanic]).map { structs.offset(of: $0).map { UInt64($0.offset) } }
+            func at(_ field: GoField) -> UInt64? { structs.offset(of: field).map { UInt64($0.offset) } }
             let end = sites.first { $0.function.name == server.handlerEnd }
-            if let end, go.calls(elf, end.function, "runtime.gorecover"), !offsets.contains(nil) {
-                let v = offsets.map { $0! }
-                o.h2_meta_headers = v[0]
-                o.h2_meta_fields = v[1]
-                o.h2_frame_stream_id = v[2] + v[3]
-                o.h2_rws_stream = v[4]
-                o.h2_rws_status = v[5]
-                o.h2_stream_sc = v[6]
-                o.h2_stream_id = v[7]
-                o.g_panic = v[8]
+            let recovers = end.map { go.calls(elf, $0.function, "runtime.gorecover") } ?? false
+            if recovers, let metaHeaders = at(f.metaHeaders), let metaFields = at(f.metaFields), let frameHeader = at(f.headersFrameHeader),
+               let streamID = at(f.frameStreamID), let rwsStream = at(f.rwsStream), let rwsStatus = at(f.rwsStatus),
+               let streamConn = at(f.streamConn), let streamStreamID = at(f.streamID), let panicking = at(.goroutinePanic) {
+                o.h2_meta_headers = metaHeaders
+                o.h2_meta_fields = metaFields
+                o.h2_frame_stream_id = frameHeader + streamID
+                o.h2_rws_stream = rwsStream
+                o.h2_rws_status = rwsStatus
+                o.h2_stream_sc = streamConn
+                o.h2_stream_id = streamStreamID
+                o.g_panic = panicking
                 // The join with a traced h2 client: over TLS only (tls.Conn under serverConn.conn).
                 if let conn = structs.offset(of: f.serverConnConn), let tls = structs.offset(of: .tlsConnConn) {
                     o.h2_server_conn = UInt64(conn.offset)
@@ -158,7 +160,7 @@ public struct GoHTTPPlan: Sendable {
                 h2 = server
             } else {
                 let why = end == nil ? "no \(server.handlerEnd)"
-                    : !go.calls(elf, end!.function, "runtime.gorecover") ? "\(server.handlerEnd) is not the closure that recovers a handler's panic"
+                    : !recovers ? "\(server.handlerEnd) is not the closure that recovers a handler's panic"
                     : "no struct offsets of its HTTP/2 server for \(go.buildInfo.goVersion) (no DWARF, and the table has no row)"
                 notes.append("HTTP/2 requests of \(who) are not traced: \(why)")
             }
