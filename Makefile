@@ -30,8 +30,8 @@ test: setup fixtures
 	# 2 cores with the blocking, process-driving suites. All groups run; the target
 	# fails if any did.
 	$(SWIFT) test --skip-build --filter OTLPTests; a=$$?; \
-	$(SWIFT) test --skip-build --skip OTLPTests --skip GoHTTPTraceTests --skip LibraryTraceTests --skip ExitTimeTests; b=$$?; \
-	$(SWIFT) test --skip-build --filter GoHTTPTraceTests; c=$$?; \
+	$(SWIFT) test --skip-build --skip OTLPTests --skip GoHTTPTraceTests --skip GoHTTP2TraceTests --skip LibraryTraceTests --skip ExitTimeTests; b=$$?; \
+	$(SWIFT) test --skip-build --filter "GoHTTPTraceTests|GoHTTP2TraceTests"; c=$$?; \
 	$(SWIFT) test --skip-build --filter LibraryTraceTests; d=$$?; \
 	$(SWIFT) test --skip-build --filter ExitTimeTests; e=$$?; \
 	test $$a -eq 0 -a $$b -eq 0 -a $$c -eq 0 -a $$d -eq 0 -a $$e -eq 0

@@ -79,7 +79,7 @@ extension GoSection {
             w.string("program", p.site.program.rawValue)
             w.string("function", p.function)
             w.int("file_offset", p.site.fileOffset)
-            w.string("site", p.entry?.kind.rawValue ?? "ret")
+            w.string("site", p.entry?.kind.rawValue ?? (p.instruction?.text.hasPrefix("call") == true ? "call" : "ret"))
             if let i = p.instruction { Self.write(i, to: &w) }
             w.endObject()
         }
@@ -96,7 +96,7 @@ extension GoSection {
             for p in plan.placed {
                 let insn = p.instruction.map { "\($0.text)  [\($0.cost.rawValue)]" } ?? "?"
                 out.line("  " + pad(p.site.program.rawValue, 22) + " " + lpad(hex(p.site.fileOffset), 10) + "  "
-                         + pad(p.function, 38) + " " + pad(p.entry?.kind.rawValue ?? "ret", 19) + " " + insn)
+                         + pad(p.function, 38) + " " + pad(p.entry?.kind.rawValue ?? (p.instruction?.text.hasPrefix("call") == true ? "call" : "ret"), 19) + " " + insn)
             }
         }
     }

@@ -22,6 +22,14 @@ public struct GoBinary: Sendable {
         "net/http.(*Transport).roundTrip",
         "net/http.(*persistConn).roundTrip",
         "runtime.newproc1",
+        "runtime.newproc.func1",
+        // net/http's HTTP/2 server: bundled (Go <= 1.26), net/http/internal/http2 (Go >= 1.27).
+        "net/http.(*http2serverConn).processHeaders",
+        "net/http.(*http2serverConn).runHandler.func1",
+        "net/http/internal/http2.(*serverConn).processHeaders",
+        "net/http/internal/http2.(*serverConn).runHandler.func1",
+        "net/http.(*http2ClientConn).writeHeaders",
+        "net/http/internal/http2.(*ClientConn).writeHeaders",
     ]
 
     /// A probed function: its entry, and the file offset of each RET; on x86-64

@@ -155,5 +155,44 @@ public enum GoOffsetTable {
         // net.TCPAddr: IP []byte, Port int, Zone string.
         Entry(field: .tcpAddrPort, goMinors: 17...27, offset: 24,
               provenance: "go1.17-1.27 src/net/tcpsock.go type TCPAddr: after IP []byte"),
-    ]
+        // runtime.g._panic: after stack (16), stackguard0, stackguard1.
+        Entry(field: .goroutinePanic, goMinors: 17...27, offset: 32,
+              provenance: "go1.17-1.27 src/runtime/runtime2.go type g: stack 16 + stackguard0 + stackguard1"),
+    ] + http2Entries
+
+    /// net/http's HTTP/2 server: the bundled `http2*` types (src/net/http/h2_bundle.go,
+    /// Go ≤ 1.26) and net/http/internal/http2 (src/net/http/internal/http2/*.go, Go 1.27),
+    /// the same layouts under two names except responseWriterState.status. Checked
+    /// against the DWARF of go1.19.8 and go1.21.13-go1.27.3 builds (GoHTTP2OffsetTests).
+    static let http2Entries: [Entry] = {
+        var rows: [Entry] = []
+        for (fields, minors, source) in [(GoField.bundledHTTP2, 17...26, "go1.17-1.26 src/net/http/h2_bundle.go type http2"),
+                                         (GoField.internalHTTP2, 27...27, "go1.27 src/net/http/internal/http2/")] {
+            let isBundled = minors.lowerBound == 17
+            func row(_ f: GoField, _ offset: Int, _ how: String) {
+                rows.append(Entry(field: f, goMinors: minors, offset: offset, provenance: "\(source)\(isBundled ? "" : "frame.go, server.go type ")\(how)"))
+            }
+            row(fields.metaHeaders, 0, "MetaHeadersFrame: first field, the embedded *HeadersFrame")
+            row(fields.metaFields, 8, "MetaHeadersFrame: after *HeadersFrame")
+            row(fields.headersFrameHeader, 0, "HeadersFrame: first field, the embedded FrameHeader")
+            row(fields.frameStreamID, 8, "FrameHeader: valid bool, Type, Flags uint8, Length uint32")
+            row(fields.rwsStream, 0, "responseWriterState: first field")
+            row(fields.streamConn, 0, "stream: first field")
+            row(fields.streamID, 8, "stream: after sc *serverConn")
+            row(fields.clientConnTConn, 8, "ClientConn: t *Transport, tconn net.Conn")
+        }
+        rows.append(Entry(field: GoField.bundledHTTP2.serverConnConn, goMinors: 17...26, offset: 16,
+                          provenance: "go1.17-1.26 src/net/http/h2_bundle.go type http2serverConn: srv *http2Server, hs *Server, conn net.Conn"))
+        rows.append(Entry(field: GoField.internalHTTP2.serverConnConn, goMinors: 27...27, offset: 24,
+                          provenance: "go1.27 src/net/http/internal/http2/server.go type serverConn: srv, hs (an interface, 16), conn net.Conn"))
+        rows.append(Entry(field: .tlsConnConn, goMinors: 17...27, offset: 0,
+                          provenance: "go1.17-1.27 src/crypto/tls/conn.go type Conn: first field conn net.Conn"))
+        rows.append(Entry(field: GoField.bundledHTTP2.rwsStatus, goMinors: 17...19, offset: 80,
+                          provenance: "go1.19 src/net/http/h2_bundle.go type http2responseWriterState: stream, req, body, conn, bw 8 each, handlerHeader, snapHeader 8, trailers 24 (body *http2requestBody present since go1.7; 1.17-1.18 from that)"))
+        rows.append(Entry(field: GoField.bundledHTTP2.rwsStatus, goMinors: 21...26, offset: 72,
+                          provenance: "go1.21-1.26 src/net/http/h2_bundle.go type http2responseWriterState: the body field is gone (go1.20 unknown here: no row)"))
+        rows.append(Entry(field: GoField.internalHTTP2.rwsStatus, goMinors: 27...27, offset: 240,
+                          provenance: "go1.27 src/net/http/internal/http2/server.go type responseWriterState: req is a ServerRequest value after stream (DWARF go1.27.3: 240)"))
+        return rows
+    }()
 }

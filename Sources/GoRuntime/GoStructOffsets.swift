@@ -57,6 +57,66 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
     public static let netFDRemoteAddr = GoField("net.netFD", "raddr")
     public static let tcpAddrPort = GoField("net.TCPAddr", "Port")
 
+    /// runtime.g._panic: non-nil while the goroutine runs deferred calls of a panic.
+    public static let goroutinePanic = GoField("runtime.g", "_panic")
+
+    /// The fields net/http's HTTP/2 server probes read, in the package that holds
+    /// the server: the `http2`-prefixed types bundled into net/http (Go ≤ 1.26) or
+    /// net/http/internal/http2 (Go ≥ 1.27). The bundled names of embedded fields
+    /// keep the prefix (`http2HeadersFrame`).
+    public struct HTTP2Fields: Sendable, Hashable {
+        public let metaHeaders: GoField
+        public let metaFields: GoField
+        public let headersFrameHeader: GoField
+        public let frameStreamID: GoField
+        public let rwsStream: GoField
+        public let rwsStatus: GoField
+        public let streamConn: GoField
+        public let streamID: GoField
+        /// serverConn.conn (net.Conn: a *tls.Conn over TLS) and ClientConn.tconn: the
+        /// TCP ports of a stream, for the parent/child join of a traced client and server.
+        public let serverConnConn: GoField
+        public let clientConnTConn: GoField
+
+        init(package p: String, prefix x: String) {
+            metaHeaders = GoField("\(p).\(x)MetaHeadersFrame", "\(x)HeadersFrame")
+            metaFields = GoField("\(p).\(x)MetaHeadersFrame", "Fields")
+            headersFrameHeader = GoField("\(p).\(x)HeadersFrame", "\(x)FrameHeader")
+            frameStreamID = GoField("\(p).\(x)FrameHeader", "StreamID")
+            rwsStream = GoField("\(p).\(x)responseWriterState", "stream")
+            rwsStatus = GoField("\(p).\(x)responseWriterState", "status")
+            streamConn = GoField("\(p).\(x)stream", "sc")
+            streamID = GoField("\(p).\(x)stream", "id")
+            serverConnConn = GoField("\(p).\(x)serverConn", "conn")
+            clientConnTConn = GoField("\(p).\(x)ClientConn", "tconn")
+        }
+
+        /// What the server probes need.
+        public var server: [GoField] { [metaHeaders, metaFields, headersFrameHeader, frameStreamID, rwsStream, rwsStatus, streamConn, streamID] }
+        public var all: [GoField] { server + [serverConnConn, clientConnTConn] }
+    }
+
+    /// net/http's bundled h2 server (h2_bundle.go), Go 1.17–1.26.
+    public static let bundledHTTP2 = HTTP2Fields(package: "net/http", prefix: "http2")
+    /// net/http/internal/http2, Go 1.27 on.
+    public static let internalHTTP2 = HTTP2Fields(package: "net/http/internal/http2", prefix: "")
+
+    /// The HTTP/2 server fields, resolved with `all` but optional: a Go version
+    /// the table has no row for (and no DWARF) leaves them out, and the plan
+    /// then says that HTTP/2 requests are not traced instead of failing.
+    public static let http2: [GoField] = bundledHTTP2.all + internalHTTP2.all + [goroutinePanic, tlsConnConn]
+
+    /// crypto/tls.Conn.conn: the connection under TLS.
+    public static let tlsConnConn = GoField("crypto/tls.Conn", "conn")
+
+    /// The first and last Go minor versions of the package each HTTP/2 field is in.
+    static let http2Minors: [GoField: ClosedRange<Int>] = {
+        var m: [GoField: ClosedRange<Int>] = [:]
+        for f in bundledHTTP2.all { m[f] = 17...26 }
+        for f in internalHTTP2.all { m[f] = 27...Int.max }
+        return m
+    }()
+
     /// Every field the Go HTTP probes read.
     public static let all: [GoField] = [
         requestMethod, requestURL, requestProto, requestHeader, requestContentLength, requestHost,
@@ -76,12 +136,17 @@ public struct GoField: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether Go 1.`minor` has this field (true when the minor is unknown).
     public func exists(inGoMinor minor: Int?) -> Bool {
-        guard let minor, let first = Self.firstGoMinor[self] else { return true }
+        guard let minor else { return true }
+        if let range = Self.http2Minors[self] { return range.contains(minor) }
+        guard let first = Self.firstGoMinor[self] else { return true }
         return minor >= first
     }
 
+    /// Whether a missing offset of this field is left out rather than an error.
+    public var isOptional: Bool { Self.http2Minors[self] != nil || self == .goroutinePanic || self == .tlsConnConn }
+
     /// The struct names to ask DWARF for, so one pass finds them all.
-    public static var structNames: Set<String> { Set(all.map(\.structName)) }
+    public static var structNames: Set<String> { Set((all + http2).map(\.structName)) }
 }
 
 /// One resolved offset and how we know it.
@@ -163,7 +228,7 @@ public struct GoStructOffsets: Sendable {
                                                  verified: GoOffsetTable.verifiedMinors.contains(minor))
                 continue
             }
-            if dwarf != nil { continue }
+            if dwarf != nil || field.isOptional { continue }
             throw .unknownGoVersion(path: path, version: goVersion, field: field.description)
         }
         var note: String?
@@ -177,7 +242,7 @@ public struct GoStructOffsets: Sendable {
     public static func load(
         path: String,
         goVersion: String,
-        fields wanted: [GoField] = GoField.all
+        fields wanted: [GoField] = GoField.all + GoField.http2
     ) throws(GoRuntimeError) -> GoStructOffsets {
         let dwarf: DWARFTypes?
         do {

@@ -106,3 +106,28 @@ public func returnSites(in elf: ELFFile, function entry: UInt64, end: UInt64, na
     }
     return try returnSites(code: code, startOffset: offset, instructionSet: isa, path: elf.path, function: name)
 }
+
+extension GoBinary {
+    /// The file offsets of the direct calls (`call rel32`) `function` makes to
+    /// `callee`, found by decoding its code from the entry (x86-64 only; the
+    /// scan stops at the first instruction that does not decode).
+    public func callSites(_ elf: ELFFile, _ function: GoFunction, _ callee: String) -> [UInt64] {
+        guard elf.header.machine == ELFMachine.x86_64, let target = functions.function(named: callee),
+              let code = elf.bytes(atVirtualAddress: function.entry, count: function.end - function.entry) else { return [] }
+        var sites: [UInt64] = []
+        var i = 0
+        while i < code.count, let insn = X86Decoder.decode(code, at: i) {
+            if code[i] == 0xE8, insn.length == 5, let f = X86Fields(Array(code[i ..< i + 5])), f.map == 0,
+               Int64(function.entry) + Int64(i + 5) + f.branchDisplacement == Int64(target.entry) {
+                sites.append(function.fileOffset + UInt64(i))
+            }
+            i += insn.length
+        }
+        return sites
+    }
+
+    /// Whether `function` makes a direct call to `callee`.
+    public func calls(_ elf: ELFFile, _ function: GoFunction, _ callee: String) -> Bool {
+        !callSites(elf, function, callee).isEmpty
+    }
+}

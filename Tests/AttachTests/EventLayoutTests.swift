@@ -18,6 +18,10 @@ import TraceEvents
         #expect(MemoryLayout<ut_pg_offsets>.size == Int(UT_SIZEOF_PG_OFFSETS.rawValue))
         #expect(MemoryLayout<ut_pg_send_event>.offset(of: \.name) == 72)
         #expect(MemoryLayout<ut_pg_end_event>.offset(of: \.sqlstate) == 56)
+        #expect(MemoryLayout<ut_go_offsets>.size == 34 * 8)
+        #expect(MemoryLayout<ut_go_h2_trace>.size == Int(UT_SIZEOF_GO_H2_TRACE.rawValue))
+        #expect(MemoryLayout<ut_go_h2_trace>.offset(of: \.traceparent) == 8)
+        #expect(MemoryLayout<ut_go_h2_trace>.offset(of: \.tracestate) == 8 + Int(UT_H2_TRACEPARENT_MAX))
     }
 
     @Test func headerFieldOffsets() {
@@ -55,5 +59,6 @@ import TraceEvents
         #expect(UT_EVENT_GO_HTTP_SERVER.rawValue != UT_EVENT_GO_HTTP_CLIENT.rawValue)
         #expect(UT_FAMILY_GO_HTTP.rawValue < UT_FAMILY_COUNT.rawValue)
         #expect(UT_FLAG_PANIC.rawValue & UT_FLAG_ERROR.rawValue == 0)
+        #expect(UT_FLAG_HTTP2.rawValue & (UT_FLAG_PANIC.rawValue | UT_FLAG_ERROR.rawValue | UT_FLAG_READ_FAILED.rawValue) == 0)
     }
 }

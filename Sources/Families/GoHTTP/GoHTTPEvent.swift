@@ -27,6 +27,8 @@ public struct GoHTTPEvent: DecodedRecord, Sendable, Equatable {
 
     public var panicked: Bool { flags & UInt32(UT_FLAG_PANIC.rawValue) != 0 }
     public var failed: Bool { flags & UInt32(UT_FLAG_ERROR.rawValue) != 0 }
+    /// Server: the request came on an HTTP/2 stream (net/http's h2 server).
+    public var http2: Bool { flags & UInt32(UT_FLAG_HTTP2.rawValue) != 0 }
 
     /// Decodes one ring-buffer record; nil if it is not a Go HTTP event or is too short.
     public init?(bytes: UnsafeRawBufferPointer) {

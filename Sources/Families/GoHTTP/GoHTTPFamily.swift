@@ -15,7 +15,8 @@ public enum GoHTTPFamily: ProbeFamily {
 
     /// The maps a server in one process reads about clients in another: every
     /// go_http object after the first takes them over from the first.
-    public static let crossProcessMaps = [go_http_bpf.maps.go_client_inflight, go_http_bpf.maps.go_conn_clients]
+    public static let crossProcessMaps = [go_http_bpf.maps.go_client_inflight, go_http_bpf.maps.go_conn_clients,
+                                          go_http_bpf.maps.go_h2_conn_clients]
 
     public static func plan(_ target: TraceTarget, spec: String?, options: TraceOptions) throws -> FamilyPlan {
         let plan: GoHTTPPlan

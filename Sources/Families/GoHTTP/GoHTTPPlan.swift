@@ -30,8 +30,30 @@ public struct GoHTTPPlan: Sendable {
     public static let persistConnRoundTrip = "net/http.(*persistConn).roundTrip"
     /// Every `go` statement (parent/child across goroutines), on Go < 1.21.
     public static let newproc1 = "runtime.newproc1"
+    /// The closure runtime.newproc runs on the system stack: newproc1, then
+    /// runqput(pp, newg, true), whose `call` (emulated) sees newg in RBX.
+    public static let newprocClosure = "runtime.newproc.func1"
     /// Where an HTTP/1 server request ends: (*conn).serve calls it right after ServeHTTP.
     public static let finishRequest = "net/http.(*response).finishRequest"
+
+    /// net/http's HTTP/2 server: where a stream's HEADERS are handled (serve
+    /// goroutine) and the closure runHandler defers (handler goroutine), in the
+    /// bundled h2 server (Go ≤ 1.26) and in net/http/internal/http2 (Go ≥ 1.27).
+    /// And the h2 client's writeHeaders, where a client stream gets its id.
+    public struct HTTP2Server: Sendable {
+        public let processHeaders: String
+        public let handlerEnd: String
+        public let clientHeaders: String
+        public let fields: GoField.HTTP2Fields
+    }
+    public static let http2Servers = [
+        HTTP2Server(processHeaders: "net/http.(*http2serverConn).processHeaders",
+                    handlerEnd: "net/http.(*http2serverConn).runHandler.func1",
+                    clientHeaders: "net/http.(*http2ClientConn).writeHeaders", fields: GoField.bundledHTTP2),
+        HTTP2Server(processHeaders: "net/http/internal/http2.(*serverConn).processHeaders",
+                    handlerEnd: "net/http/internal/http2.(*serverConn).runHandler.func1",
+                    clientHeaders: "net/http/internal/http2.(*ClientConn).writeHeaders", fields: GoField.internalHTTP2),
+    ]
 
     /// One uprobe of the plan: where, in which function, on which instruction.
     public struct PlacedSite: Sendable {
@@ -67,7 +89,8 @@ public struct GoHTTPPlan: Sendable {
         }
         let go = try GoBinary.load(elf)
         let sites = try go.probeSites(elf, names: [Self.serveHTTP, Self.finishRequest, Self.connServe, Self.roundTrip,
-                                                  Self.persistConnRoundTrip, Self.newproc1])
+                                                  Self.persistConnRoundTrip, Self.newproc1, Self.newprocClosure]
+                                                  + Self.http2Servers.flatMap { [$0.processHeaders, $0.handlerEnd, $0.clientHeaders] })
         let found = Set(sites.map(\.function.name))
         guard found.contains(Self.serveHTTP) || found.contains(Self.roundTrip) else {
             throw FamilyError.notApplicable(family: GoHTTPFamily.name, reason: "\(who) contains no net/http server or client code",
@@ -109,6 +132,59 @@ public struct GoHTTPPlan: Sendable {
         let parentGoid = structs.offset(of: .goroutineParentID).map { UInt64($0.offset) }
         o.g_parent_goid = parentGoid ?? 0
 
+        // HTTP/2 server: both hooks, the handler end proven to be the deferred
+        // closure that recovers panics, and every offset, or none of it.
+        var notes: [String] = structs.note.map { [$0] } ?? []
+        var h2: HTTP2Server?
+        if found.contains(Self.serveHTTP), let server = Self.http2Servers.first(where: { found.contains($0.processHeaders) }) {
+            let f = server.fields
+            func at(_ field: GoField) -> UInt64? { structs.offset(of: field).map { UInt64($0.offset) } }
+            let end = sites.first { $0.function.name == server.handlerEnd }
+            let recovers = end.map { go.calls(elf, $0.function, "runtime.gorecover") } ?? false
+            if recovers, let metaHeaders = at(f.metaHeaders), let metaFields = at(f.metaFields), let frameHeader = at(f.headersFrameHeader),
+               let streamID = at(f.frameStreamID), let rwsStream = at(f.rwsStream), let rwsStatus = at(f.rwsStatus),
+               let streamConn = at(f.streamConn), let streamStreamID = at(f.streamID), let panicking = at(.goroutinePanic) {
+                o.h2_meta_headers = metaHeaders
+                o.h2_meta_fields = metaFields
+                o.h2_frame_stream_id = frameHeader + streamID
+                o.h2_rws_stream = rwsStream
+                o.h2_rws_status = rwsStatus
+                o.h2_stream_sc = streamConn
+                o.h2_stream_id = streamStreamID
+                o.g_panic = panicking
+                // The join with a traced h2 client: over TLS only (tls.Conn under serverConn.conn).
+                if let conn = structs.offset(of: f.serverConnConn), let tls = structs.offset(of: .tlsConnConn) {
+                    o.h2_server_conn = UInt64(conn.offset)
+                    o.tls_conn_conn = UInt64(tls.offset)
+                }
+                h2 = server
+            } else {
+                let why = end == nil ? "no \(server.handlerEnd)"
+                    : !recovers ? "\(server.handlerEnd) is not the closure that recovers a handler's panic"
+                    : "no struct offsets of its HTTP/2 server for \(go.buildInfo.goVersion) (no DWARF, and the table has no row)"
+                notes.append("HTTP/2 requests of \(who) are not traced: \(why)")
+            }
+        }
+
+        // Go < 1.21: where a new goroutine is known with its goid, on an emulated
+        // instruction: the one call of runqput in newproc.func1, right after newproc1.
+        var newprocCall: UInt64?
+        if parentGoid == nil, found.contains(Self.roundTrip), let closure = sites.first(where: { $0.function.name == Self.newprocClosure }),
+           go.calls(elf, closure.function, Self.newproc1) {
+            let calls = go.callSites(elf, closure.function, "runtime.runqput")
+            if calls.count == 1 { newprocCall = calls[0] }
+        }
+
+        // The h2 client's side of the join: Go >= 1.21 (the stream's goroutine names
+        // the roundTrip goroutine in g.parentGoid), over TLS.
+        var h2Client: String?
+        if found.contains(Self.roundTrip), parentGoid != nil, let server = Self.http2Servers.first(where: { found.contains($0.clientHeaders) }),
+           let tconn = structs.offset(of: server.fields.clientConnTConn), let tls = structs.offset(of: .tlsConnConn) {
+            o.h2_client_tconn = UInt64(tconn.offset)
+            o.tls_conn_conn = UInt64(tls.offset)
+            h2Client = server.clientHeaders
+        }
+
         let p = go_http_bpf.progs.self
         var placed: [PlacedSite] = []
         for site in sites {
@@ -138,9 +214,23 @@ public struct GoHTTPPlan: Sendable {
                 returns(p.go_client_return)
             case Self.persistConnRoundTrip where found.contains(Self.roundTrip):
                 entry(p.go_client_conn_entry)
+            case h2?.processHeaders:
+                entry(p.go_h2_headers)
+            case h2?.handlerEnd:
+                entry(p.go_h2_handler_end)
+            case h2Client:
+                entry(p.go_h2_client_headers)
             case Self.newproc1 where found.contains(Self.roundTrip) && parentGoid == nil:
-                // Only a program that makes client calls has children to find.
-                returns(p.go_newproc_return)
+                // Only a program that makes client calls has children to find. The
+                // RETs are single-stepped: used only when newproc.func1 has no single
+                // call of runqput to probe instead.
+                if newprocCall == nil { returns(p.go_newproc_return) }
+            case Self.newprocClosure where found.contains(Self.roundTrip) && parentGoid == nil:
+                if let offset = newprocCall, let code = elf.bytes(atVirtualAddress: site.function.entry, count: site.function.end - site.function.entry) {
+                    placed.append(PlacedSite(site: .init(p.go_newproc_runqput, offset), function: site.function.name,
+                                             instruction: ProbeInstruction(code: code, at: Int(offset - site.function.fileOffset), fileOffset: offset),
+                                             entry: nil))
+                }
             default:
                 break
             }
@@ -153,7 +243,7 @@ public struct GoHTTPPlan: Sendable {
         self.displayPath = displayPath
         self.pid = pid
         self.goVersion = go.buildInfo.goVersion
-        self.offsetsNote = structs.note
+        self.offsetsNote = notes.isEmpty ? nil : notes.joined(separator: "; ")
         self.offsets = o
         self.sites = placed.map(\.site)
         self.placed = placed

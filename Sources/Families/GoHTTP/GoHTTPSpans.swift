@@ -47,6 +47,7 @@ public struct GoHTTPSpans: Sendable {
             if let port { attributes.append(.int("server.port", port)) }
         }
         if e.contentLength > 0 { attributes.append(.int("http.request.body.size", e.contentLength)) }
+        if e.http2 { attributes.append(.string("network.protocol.version", "2")) }
         if e.truncated { attributes.append(.bool("uprobe_trace.truncated", true)) }
         attributes.append(.int("thread.id", Int64(e.tid)))
         attributes.append(.int("go.goroutine.id", Int64(e.goid)))

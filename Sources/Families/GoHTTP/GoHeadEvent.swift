@@ -29,14 +29,18 @@ public struct GoHeadEvent: Sendable, Equatable {
     /// The traced client (another process on this host) that sent it, and that client's own parent.
     public var parent: GoRequestRef?
     public var grandparent: GoRequestRef?
-    /// The end of the connection's read buffer up to where the request head ends.
+    /// HTTP/1: the end of the connection's read buffer up to where the request
+    /// head ends. HTTP/2: a `struct ut_go_h2_trace` (the HEADERS frame's trace fields).
     public var bytes: [UInt8]
+    /// The request came on an HTTP/2 stream: `bytes` is a `ut_go_h2_trace`.
+    public var http2: Bool
 
-    public init(request: GoRequestRef, parent: GoRequestRef? = nil, grandparent: GoRequestRef? = nil, bytes: [UInt8]) {
+    public init(request: GoRequestRef, parent: GoRequestRef? = nil, grandparent: GoRequestRef? = nil, bytes: [UInt8], http2: Bool = false) {
         self.request = request
         self.parent = parent
         self.grandparent = grandparent
         self.bytes = bytes
+        self.http2 = http2
     }
 
     /// Decodes one ring-buffer record; nil if it is not a head record or is cut short.
@@ -50,11 +54,28 @@ public struct GoHeadEvent: Sendable, Equatable {
         parent = GoRequestRef(e.parent)
         grandparent = GoRequestRef(e.grandparent)
         bytes = [UInt8](raw[size..<(size + Int(e.captured))])
+        http2 = e.h.flags & UInt32(UT_FLAG_HTTP2.rawValue) != 0
     }
 
     /// The `traceparent` and `tracestate` header values of the request head at
     /// the end of `bytes` (nil when absent; nil `traceparent` when it occurs more than once).
     public var traceHeaders: (traceparent: String?, tracestate: String?) {
-        RequestHeadWindow.traceHeaders(endingAt: bytes)
+        http2 ? Self.http2TraceHeaders(bytes) : RequestHeadWindow.traceHeaders(endingAt: bytes)
+    }
+
+    /// The values of a `struct ut_go_h2_trace`: none for a short record, a
+    /// value longer than its buffer (not copied whole), or a repeated traceparent.
+    static func http2TraceHeaders(_ bytes: [UInt8]) -> (traceparent: String?, tracestate: String?) {
+        guard bytes.count >= MemoryLayout<ut_go_h2_trace>.size else { return (nil, nil) }
+        var t = ut_go_h2_trace()
+        withUnsafeMutableBytes(of: &t) { dst in bytes.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<dst.count])) } }
+        func value<T>(_ tuple: inout T, _ length: UInt16) -> String? {
+            withUnsafeBytes(of: &tuple) { raw in
+                guard length > 0, Int(length) < raw.count else { return nil }
+                return String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)]), as: UTF8.self)
+            }
+        }
+        let traceparent = t.traceparent_count == 1 ? value(&t.traceparent, t.traceparent_len) : nil
+        return (traceparent, value(&t.tracestate, t.tracestate_len))
     }
 }

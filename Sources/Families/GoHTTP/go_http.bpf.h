@@ -19,7 +19,9 @@ struct go_inflight {
     struct ut_go_http_event ev;
     __u64 response; /* server: *net/http.response (ServeHTTP's rw data word) */
     __u64 request;  /* *net/http.Request: tells a repeated entry hit from a new call */
-    __u64 conn;     /* server: *net/http.conn (response.conn) */
+    __u64 conn;     /* server: *net/http.conn (response.conn); HTTP/2: *serverConn */
+    __u32 h2_stream; /* HTTP/2 server: the stream id (0: an HTTP/1 request) */
+    __u32 pad;
 };
 
 /* Server requests between ServeHTTP's entry and finishRequest's entry (or

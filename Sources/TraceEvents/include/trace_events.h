@@ -72,6 +72,7 @@ enum ut_event_flags {
     UT_FLAG_PANIC = 1 << 0,  /* server: the handler panicked (closed at (*conn).serve's RET) */
     UT_FLAG_ERROR = 1 << 1,  /* client: roundTrip returned a non-nil error */
     UT_FLAG_READ_FAILED = 1 << 2, /* a user-memory read failed; some fields are empty */
+    UT_FLAG_HTTP2 = 1 << 3,  /* Go server request or head record of an HTTP/2 stream (net/http's h2 server) */
 };
 
 struct ut_event_header {
@@ -232,6 +233,33 @@ struct ut_go_offsets {
     __u64 response_req;            /* net/http.response.req (*Request) */
     __u64 conn_hijacked;           /* net/http.conn.hijackedv (bool) */
     __u64 g_parent_goid;           /* runtime.g.parentGoid (uint64, Go >= 1.21); 0: absent, use runtime.newproc1 */
+    /* net/http's HTTP/2 server: the bundled http2* types (Go <= 1.26) or
+     * net/http/internal/http2 (Go >= 1.27); all 0 when not probed. */
+    __u64 h2_meta_headers;         /* MetaHeadersFrame.HeadersFrame (*HeadersFrame, embedded) */
+    __u64 h2_meta_fields;          /* MetaHeadersFrame.Fields ([]hpack.HeaderField) */
+    __u64 h2_frame_stream_id;      /* HeadersFrame.FrameHeader + FrameHeader.StreamID (uint32) */
+    __u64 h2_rws_stream;           /* responseWriterState.stream (*stream) */
+    __u64 h2_rws_status;           /* responseWriterState.status (int) */
+    __u64 h2_stream_sc;            /* stream.sc (*serverConn) */
+    __u64 h2_stream_id;            /* stream.id (uint32) */
+    __u64 g_panic;                 /* runtime.g._panic (*_panic) */
+    __u64 h2_server_conn;          /* serverConn.conn (net.Conn); 0: no client join over HTTP/2 */
+    __u64 h2_client_tconn;         /* ClientConn.tconn (net.Conn) */
+    __u64 tls_conn_conn;           /* crypto/tls.Conn.conn (net.Conn) */
+};
+
+/* The trace headers of an HTTP/2 request as its HEADERS frame decoded them:
+ * the bytes of a head record (ut_go_head_event) with UT_FLAG_HTTP2. The
+ * lengths are the full lengths; at most the array sizes are copied. */
+#define UT_H2_TRACEPARENT_MAX 64
+#define UT_H2_TRACESTATE_MAX 256
+struct ut_go_h2_trace {
+    __u16 traceparent_len;
+    __u16 tracestate_len;
+    __u16 traceparent_count; /* how many traceparent fields the frame had (more than one: none is used) */
+    __u16 reserved;
+    char traceparent[UT_H2_TRACEPARENT_MAX];
+    char tracestate[UT_H2_TRACESTATE_MAX];
 };
 
 /* Where OpenSSL's public read/write functions call the internal function
@@ -258,7 +286,8 @@ struct ut_config {
 #define UT_EVENT_HEADER_SIZE 40
 #define UT_GO_REQUEST_REF_SIZE 24
 #define UT_GO_HTTP_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 16 + 8 + UT_METHOD_MAX + UT_PATH_MAX + UT_QUERY_MAX + UT_HOST_MAX)
-#define UT_GO_OFFSETS_SIZE (23 * 8)
+#define UT_GO_OFFSETS_SIZE (34 * 8)
+#define UT_GO_H2_TRACE_SIZE (8 + UT_H2_TRACEPARENT_MAX + UT_H2_TRACESTATE_MAX)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
 #define UT_PG_OFFSETS_SIZE (8 * 4)
@@ -277,6 +306,7 @@ enum ut_layout_size {
     UT_SIZEOF_GO_HEAD_EVENT = UT_GO_HEAD_EVENT_SIZE,
     UT_SIZEOF_GO_HEAD_MAX = UT_GO_HEAD_MAX,
     UT_SIZEOF_GO_OFFSETS = UT_GO_OFFSETS_SIZE,
+    UT_SIZEOF_GO_H2_TRACE = UT_GO_H2_TRACE_SIZE,
     UT_SIZEOF_CONFIG = UT_CONFIG_SIZE,
     UT_SIZEOF_SSL_EVENT = UT_SSL_EVENT_SIZE,
     UT_SIZEOF_MYSQL_EVENT = UT_MYSQL_EVENT_SIZE,
@@ -291,6 +321,7 @@ _Static_assert(sizeof(struct ut_go_http_event) == UT_GO_HTTP_EVENT_SIZE, "ut_go_
 _Static_assert(sizeof(struct ut_go_request_ref) == UT_GO_REQUEST_REF_SIZE, "ut_go_request_ref layout");
 _Static_assert(sizeof(struct ut_go_head_event) == UT_GO_HEAD_EVENT_SIZE, "ut_go_head_event layout");
 _Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offsets layout");
+_Static_assert(sizeof(struct ut_go_h2_trace) == UT_GO_H2_TRACE_SIZE, "ut_go_h2_trace layout");
 _Static_assert(sizeof(struct ut_config) == UT_CONFIG_SIZE, "ut_config layout");
 _Static_assert(sizeof(struct ut_ssl_event) == UT_SSL_EVENT_SIZE, "ut_ssl_event layout");
 _Static_assert(sizeof(struct ut_mysql_event) == UT_MYSQL_EVENT_SIZE, "ut_mysql_event layout");

@@ -11,6 +11,11 @@
 //	/_timings      the server's own measurement of every request so far
 //	               ("URI NANOSECONDS" lines, from the outermost handler's
 //	               entry to its return), then forgets them
+//
+// With -tls-cert and -tls-key it serves TLS instead (HTTP/2 by ALPN, HTTP/1.1
+// for clients that ask for it); with -h2c it serves cleartext HTTP/2 to
+// clients that start with the HTTP/2 preface (prior knowledge) as well
+// (Go 1.24 or newer).
 package main
 
 import (
@@ -21,6 +26,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -31,6 +38,9 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	certFile := flag.String("tls-cert", "", "serve TLS (and HTTP/2) with this certificate (PEM)")
+	keyFile := flag.String("tls-key", "", "the private key of -tls-cert (PEM)")
+	h2c := flag.Bool("h2c", false, "also serve cleartext HTTP/2 with prior knowledge (Go 1.24 or newer)")
 	flag.Parse()
 
 	mux := http.NewServeMux()
@@ -109,11 +119,32 @@ func main() {
 		timings.Store(r.RequestURI, time.Since(start).Nanoseconds())
 	})
 
+	srv := &http.Server{Handler: root}
+	if *h2c {
+		enableH2C(srv)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	// The test reads the port from the first line.
 	fmt.Fprintf(os.Stdout, "listening %s\n", ln.Addr())
-	log.Fatal(http.Serve(ln, root))
+	if *certFile != "" {
+		log.Fatal(srv.ServeTLS(ln, *certFile, *keyFile))
+	}
+	log.Fatal(srv.Serve(ln))
+}
+
+// enableH2C sets srv.Protocols to HTTP/1 and unencrypted HTTP/2. Through
+// reflection, so that this file still builds with Go releases before 1.24,
+// which have no Server.Protocols (there -h2c is an error).
+func enableH2C(srv *http.Server) {
+	field := reflect.ValueOf(srv).Elem().FieldByName("Protocols")
+	if !field.IsValid() {
+		log.Fatalf("-h2c needs Go 1.24 or newer (http.Server.Protocols); this is %s", runtime.Version())
+	}
+	p := reflect.New(field.Type().Elem())
+	p.MethodByName("SetHTTP1").Call([]reflect.Value{reflect.ValueOf(true)})
+	p.MethodByName("SetUnencryptedHTTP2").Call([]reflect.Value{reflect.ValueOf(true)})
+	field.Set(p)
 }
