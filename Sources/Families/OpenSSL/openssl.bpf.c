@@ -224,3 +224,30 @@ int ssl_return(struct pt_regs *ctx) {
         ut_count_lost(UT_FAMILY_OPENSSL);
     return 0;
 }
+
+/*
+ * Hooks void SSL_free(SSL *s): RDI = s. The connection is over and its SSL*
+ * may come back from malloc for the next one (an event-loop server reuses it
+ * at once), so user space forgets the connection's state. Placed at the
+ * entry, or on Debian's OpenSSL 3.0 at the first push after the entry's
+ * `test %rdi,%rdi; je` (RDI unchanged; NULL never reaches it): emulated.
+ * Hits: 1 per connection (SSL_free call), none per request.
+ */
+SEC("uprobe")
+int ssl_free_entry(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    __u64 now = bpf_ktime_get_boot_ns();
+    struct ut_ssl_event ev = {};
+    ev.h.kind = UT_EVENT_SSL;
+    ev.h.tgid = id >> 32;
+    ev.h.tid = (__u32)id;
+    ev.h.start_ns = now;
+    ev.h.end_ns = now;
+    ev.ssl = PT_REGS_PARM1(ctx);
+    ev.function = UT_SSL_FREE;
+    if (bpf_ringbuf_output(&ut_events, &ev, sizeof(ev), ut_wakeup_flags()) < 0)
+        ut_count_lost(UT_FAMILY_OPENSSL);
+    return 0;
+}
