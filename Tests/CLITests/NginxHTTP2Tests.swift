@@ -190,4 +190,49 @@ import Testing
         let text = try String(contentsOfFile: json, encoding: .utf8)
         #expect(!text.contains("busy\\n") && !text.contains("missing\\n"), "response bodies are never exported")
     }
+
+    /// A tracer that attaches while an h2 connection runs has not seen the HPACK
+    /// insertions before it: curl's :authority (and user-agent, accept) come from
+    /// the dynamic table, so those spans lack them and are marked incomplete; no
+    /// span carries a value of another request.
+    @Test func attachedMidConnectionSpansAreIncompleteNeverWrong() throws {
+        guard canRun() else { return }
+        let server = try Nginx()
+        let plan = Self.targets(60, tag: "mid")
+        // 5 transfers a second on one connection: about 12 s; the tracer attaches after the first second.
+        let curl = try Background("/usr/bin/curl", Self.curlArguments(server.port, plan.map(\.path), ["--http2", "--rate", "5/s"]))
+        curl.watchdog(seconds: 120)
+        sleep(1)
+        let json = server.dir.appendingPathComponent("mid.jsonl").path
+        let tracer = try Background(Repo.tool, ["--ssl", "--otlp-json", json, "--quiet"])
+        tracer.watchdog(seconds: 120)
+        _ = tracer.waitForStderr("attached")
+        var results: [String] = []
+        while let line = curl.stdout.next() { results.append(line) }
+        #expect(curl.waitForExit().status == 0)
+        #expect(results == plan.map { "2 \($0.code)" })
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+
+        let all = try spans(inJSONLines: json)
+        let pid = String(server.pid)
+        let serverSpans = all.filter { $0["kind"] as? Int == 2 && attributes($0["_resource"] as? [String: Any] ?? [:])["process.pid"] == pid }
+        let clientSpans = all.filter { $0["kind"] as? Int == 3 && attributes($0)["url.path"]?.hasSuffix("/mid") == true }
+        let codes = Dictionary(plan.map { ($0.path, $0.code) }, uniquingKeysWith: { a, _ in a })
+        #expect(serverSpans.count >= 10 && serverSpans.count < plan.count, "server spans after attach: \(serverSpans.count)")
+        var incomplete = 0
+        for span in serverSpans + clientSpans {
+            let a = attributes(span)
+            if a["uprobe_trace.incomplete"] != nil { incomplete += 1 } // a JSON boolValue true
+            else { #expect(a["server.address"] == "127.0.0.1", "complete spans have every field: \(a)") }
+            // Whatever is known is right: the path is one curl asked for, with its status.
+            if a["url.path"] != nil {
+                let t = target(span)
+                #expect(codes[t] != nil && a["http.response.status_code"] == codes[t], "\(t): \(a)")
+            }
+        }
+        #expect(incomplete > 0, "curl's :authority comes from the table set before the tracer came")
+        print("attached mid-connection: \(serverSpans.count) server, \(clientSpans.count) client spans, \(incomplete) incomplete")
+    }
 }
