@@ -9,9 +9,11 @@ import Tracing
 /// (C code: uretprobes are safe) per SSL call, on the internal function the
 /// wrappers call when that is provably the same call (`OpenSSLPlacement`),
 /// else on the wrappers. The plaintext copies go through a per-connection
-/// HTTP state machine (`TLSHTTPTracker`) that makes CLIENT and SERVER spans.
-/// Cost: 2 probe hits per SSL call (several per request), both emulated on
-/// Debian's OpenSSL 3.0.
+/// HTTP state machine (`TLSHTTPTracker`, HTTP/1.x and HTTP/2) that makes
+/// CLIENT and SERVER spans. An entry probe on `SSL_free` ends a connection's
+/// state: an event-loop server reuses the freed `SSL*` for its next connection.
+/// Cost: 2 probe hits per SSL call (several per request) and 1 per connection,
+/// all emulated on Debian's OpenSSL 3.0.
 public enum OpenSSLFamily: ProbeFamily {
     public static let id = UT_FAMILY_OPENSSL
     public static let flag = "ssl"

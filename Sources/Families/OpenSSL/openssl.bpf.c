@@ -6,7 +6,10 @@
  * the call per thread; one return program (attached as a uretprobe at each of
  * the four functions) works out how many bytes moved and sends the first
  * min(count, ut_cfg.capture_bytes, UT_CAPTURE_MAX) bytes of the buffer. The
- * HTTP parsing happens in user space (Sources/Tracing/HTTPHeadParser.swift).
+ * HTTP parsing happens in user space (Sources/Tracing/HTTPHeadParser.swift;
+ * HTTP/2 frames and HPACK: HTTP2Stream.swift, HPACKDecoder.swift). An entry
+ * probe on SSL_free (ssl_free_entry, below) tells user space a connection is
+ * over, because the next connection may get the same SSL*.
  *
  * OpenSSL 1.1.1 and 3.x, x86-64 SysV ABI: RDI = SSL*, RSI = buf, RDX = num
  * (int) or size (size_t), RCX = size_t* written/readbytes (_ex only); the
@@ -24,6 +27,11 @@
  * Cost: 2 uprobe hits (entry + uretprobe) per SSL call; about 1.5 µs with the
  * internal placement, 25+ µs under KVM at the public entry. Calls that moved
  * no bytes (WANT_READ on a non-blocking socket, errors, close) send nothing.
+ * Measured on nginx 1.22 (Debian's OpenSSL 3.0, internal placement, all
+ * emulated): 6.1 hits per request on a kept-alive h2 connection (100 requests:
+ * read 204 + write 102 entries, 306 returns, 1 SSL_free: a read with data and
+ * one that finds none, one write, per request), 6.05 on kept-alive HTTP/1.1;
+ * a new h2 connection per request: 22.5 (handshake reads and writes + SSL_free).
  */
 #include "common.bpf.h"
 
