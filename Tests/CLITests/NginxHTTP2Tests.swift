@@ -33,7 +33,7 @@ import Testing
             error_log \(p)/error.log;
             events { worker_connections 256; }
             http {
-              access_log off;
+              access_log \(p)/access.log;
               client_body_temp_path \(p)/body; proxy_temp_path \(p)/proxy; fastcgi_temp_path \(p)/fastcgi;
               uwsgi_temp_path \(p)/uwsgi; scgi_temp_path \(p)/scgi;
               server {
@@ -199,10 +199,15 @@ import Testing
         guard canRun() else { return }
         let server = try Nginx()
         let plan = Self.targets(60, tag: "mid")
-        // 5 transfers a second on one connection: about 12 s; the tracer attaches after the first second.
+        // 5 transfers a second on one connection: about 12 s, with the tracer attaching in between.
         let curl = try Background("/usr/bin/curl", Self.curlArguments(server.port, plan.map(\.path), ["--http2", "--rate", "5/s"]))
         curl.watchdog(seconds: 120)
-        sleep(1)
+        // The tracer comes once nginx has served a few of them (its access log, a line per request).
+        let log = server.dir.appendingPathComponent("access.log").path
+        for _ in 0..<200 {
+            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count >= 3 { break }
+            usleep(20_000)
+        }
         let json = server.dir.appendingPathComponent("mid.jsonl").path
         let tracer = try Background(Repo.tool, ["--ssl", "--otlp-json", json, "--quiet"])
         tracer.watchdog(seconds: 120)
@@ -220,7 +225,7 @@ import Testing
         let serverSpans = all.filter { $0["kind"] as? Int == 2 && attributes($0["_resource"] as? [String: Any] ?? [:])["process.pid"] == pid }
         let clientSpans = all.filter { $0["kind"] as? Int == 3 && attributes($0)["url.path"]?.hasSuffix("/mid") == true }
         let codes = Dictionary(plan.map { ($0.path, $0.code) }, uniquingKeysWith: { a, _ in a })
-        #expect(serverSpans.count >= 10 && serverSpans.count < plan.count, "server spans after attach: \(serverSpans.count)")
+        #expect(serverSpans.count >= 3 && serverSpans.count <= plan.count - 3, "server spans after attach: \(serverSpans.count)")
         var incomplete = 0
         for span in serverSpans + clientSpans {
             let a = attributes(span)
