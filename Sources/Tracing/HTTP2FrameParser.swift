@@ -77,14 +77,22 @@ public struct HTTP2FrameParser: Sendable {
         return false
     }
 
-    /// Whether `bytes` can start a frame header of a frame this tracer
-    /// accepts as the first one it sees of a connection already running.
-    public static func plausibleFrameStart<C: Collection<UInt8>>(_ bytes: C) -> Bool where C.Index == Int {
-        guard bytes.count >= 9 else { return false }
-        let s = bytes.startIndex
-        let length = Int(bytes[s]) << 16 | Int(bytes[s + 1]) << 8 | Int(bytes[s + 2])
-        let type = bytes[s + 3]
-        return type <= 9 && length <= 1 << 20 && validStream(type: type, stream: streamID(bytes, at: s + 5))
+    /// Whether `bytes` (one call's plaintext, `missing` bytes uncaptured after
+    /// it) is a run of whole HTTP/2 frames: how a tracer that joined a running
+    /// connection tells HTTP/2 from HTTP/1 bodies. Each frame header must be
+    /// valid, no longer than the default maximum frame size (16384), and the
+    /// last frame must end with the call's bytes.
+    public static func plausibleFrames(_ bytes: [UInt8], missing: Int = 0) -> Bool {
+        var i = 0
+        var frames = 0
+        while i + 9 <= bytes.count {
+            let length = Int(bytes[i]) << 16 | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2])
+            let type = bytes[i + 3]
+            guard type <= 9, length <= 16384, validStream(type: type, stream: streamID(bytes, at: i + 5)) else { return false }
+            i += 9 + length
+            frames += 1
+        }
+        return frames > 0 && (i == bytes.count || (missing > 0 && i > bytes.count))
     }
 
     /// Parses the next bytes; `missing` uncaptured bytes followed them.

@@ -205,7 +205,7 @@ import Testing
         // The tracer comes once nginx has served a few of them (its access log, a line per request).
         let log = server.dir.appendingPathComponent("access.log").path
         for _ in 0..<200 {
-            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count >= 3 { break }
+            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter({ $0.contains("/mid?") }).count >= 3 { break }
             usleep(20_000)
         }
         let json = server.dir.appendingPathComponent("mid.jsonl").path

@@ -109,7 +109,12 @@ import Testing
     @Test func notAPrefaceIsLost() {
         var s = HTTP2Stream(fromStart: true, clientSide: true)
         #expect(s.feed(Array("GET / HTTP/1.1\r\n\r\n".utf8)).isEmpty && s.isLost)
-        #expect(HTTP2FrameParser.plausibleFrameStart(Self.frame(1, 4, 1, [0x82])))
-        #expect(!HTTP2FrameParser.plausibleFrameStart(Array("GET / HTTP/1.1\r\n".utf8)))
+        let frames = Self.frame(1, 4, 1, [0x82]) + Self.frame(0, 1, 1, Array("ok".utf8))
+        #expect(HTTP2FrameParser.plausibleFrames(frames))
+        #expect(!HTTP2FrameParser.plausibleFrames(frames.dropLast()), "the last frame must end with the call")
+        #expect(HTTP2FrameParser.plausibleFrames(Array(frames.dropLast()), missing: 1), "unless bytes were not captured")
+        #expect(!HTTP2FrameParser.plausibleFrames(frames + [0]), "nor run past it")
+        #expect(!HTTP2FrameParser.plausibleFrames(Array("GET / HTTP/1.1\r\n".utf8)))
+        #expect(!HTTP2FrameParser.plausibleFrames([0, 0, 4, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4]), "HEADERS on stream 0")
     }
 }

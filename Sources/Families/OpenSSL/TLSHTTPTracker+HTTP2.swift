@@ -36,8 +36,8 @@ struct HTTP2Connection: Sendable {
     static let maxStreams = 256
 
     /// HTTP/2 when a connection's first plaintext is the client preface (in
-    /// the direction it went) or, for a connection already running, a frame
-    /// header rather than an HTTP/1 head.
+    /// the direction it went), a server's SETTINGS written, or, for a
+    /// connection already running, a run of whole frames.
     static func detect(_ e: SSLEvent) -> HTTP2Connection? {
         if startsWithPreface(e.data) {
             let client = e.direction == .write
@@ -50,7 +50,7 @@ struct HTTP2Connection: Sendable {
             return HTTP2Connection(fromStart: true, startRole: .server, writes: HTTP2Stream(fromStart: true, clientSide: false),
                                    reads: HTTP2Stream(fromStart: true, clientSide: true))
         }
-        if !HTTPHeadParser.looksLikeHeadStart(e.data), HTTP2FrameParser.plausibleFrameStart(e.data) {
+        if !HTTPHeadParser.looksLikeHeadStart(e.data), HTTP2FrameParser.plausibleFrames(e.data, missing: e.missingBytes) {
             return HTTP2Connection(fromStart: false, startRole: nil, writes: HTTP2Stream(fromStart: false, clientSide: false),
                                    reads: HTTP2Stream(fromStart: false, clientSide: false))
         }
