@@ -162,3 +162,13 @@ extension TLSHTTP2TrackerTests {
         #expect(spans.allSatisfy { $0.kind == .server && $0.attribute("uprobe_trace.incomplete") == nil })
     }
 }
+
+extension TLSHTTP2TrackerTests {
+    /// A connection freed with a stream unanswered: no span, and its thread is no longer inside it.
+    @Test mutating func freedConnectionLeavesItsStreams() {
+        _ = feed([Self.ev(.read, HTTP2FrameParser.preface + Self.settings + Self.request(1, "/slow"), 1000, 1100)])
+        #expect(tracker.serverContext(pid: 20, tid: 11) != nil)
+        let spans = feed([Self.ev(.free, [], 1200, 1200)])
+        #expect(spans.isEmpty && tracker.serverContext(pid: 20, tid: 11) == nil && tracker.connectionCount == 0)
+    }
+}

@@ -186,7 +186,7 @@ extension TLSHTTPTracker {
         c.h2 = h
     }
 
-    private mutating func leave(_ x: HTTP2Connection.Exchange, pid: UInt32) {
+    mutating func leave(_ x: HTTP2Connection.Exchange, pid: UInt32) {
         let key = ThreadKey(pid: pid, tid: x.tid)
         if activeServers[key]?.spanID == x.context.spanID { activeServers[key] = nil }
     }

@@ -107,7 +107,7 @@ public struct TLSHTTPTracker: Sendable {
         if connections[key] == nil && connections.count >= maxConnections { evict(&spans) }
         if e.direction == .free {
             // The SSL* is freed and may come back for the next connection: forget this one.
-            if let c = connections.removeValue(forKey: key) { finishOpenEnded(c, key.pid, &spans) }
+            if let c = connections.removeValue(forKey: key) { forget(c, key.pid, &spans) }
             return spans
         }
         var c = connections.removeValue(forKey: key) ?? Connection()
@@ -115,7 +115,7 @@ public struct TLSHTTPTracker: Sendable {
         c.lastUse = tick
         if startsAnew(c, e) {
             // A reused SSL* whose SSL_free was not seen (attached after it, or lost).
-            finishOpenEnded(c, key.pid, &spans)
+            forget(c, key.pid, &spans)
             c = Connection()
             c.lastUse = tick
         }
@@ -222,6 +222,13 @@ public struct TLSHTTPTracker: Sendable {
     private mutating func leave(_ x: ServerExchange, pid: UInt32) {
         let key = ThreadKey(pid: pid, tid: x.tid)
         if activeServers[key]?.spanID == x.context.spanID { activeServers[key] = nil }
+    }
+
+    /// A connection is over: ends its open-ended responses; its unanswered
+    /// HTTP/2 streams end without a span, and their threads leave them.
+    mutating func forget(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
+        finishOpenEnded(c, pid, &spans)
+        for x in c.h2?.streams.values.map({ $0 }) ?? [] { leave(x, pid: pid) }
     }
 
     mutating func finishOpenEnded(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
