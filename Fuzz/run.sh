@@ -6,11 +6,11 @@
 # the unit tests replay; commit them with the fix.
 #
 #   bash Fuzz/run.sh [SECONDS] [HARNESS...]
-# Harnesses: elf maps pclntab buildinfo x86 http sql traceparent headwindow.
+# Harnesses: elf maps pclntab buildinfo x86 http sql traceparent headwindow h2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}; shift || true
-harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(elf maps pclntab buildinfo x86 http sql traceparent headwindow)
+harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(elf maps pclntab buildinfo x86 http sql traceparent headwindow h2)
 bin=Fuzz/bin; work=Fuzz/corpus-work
 mkdir -p "$bin" "$work"
 swiftc_flags=(-O -parse-as-library -sanitize=fuzzer,address -I Sources/CLibDW -I Sources/CZlib -ldw -lelf -lz)
@@ -81,6 +81,7 @@ for h in "${harnesses[@]}"; do
     # TraceID and SpanID live in Span.swift, whose random ids need SecureRandom.
     traceparent) max_len=256; build traceparent $tracing/{TraceParent,Span,SecureRandom}.swift Fuzz/TraceParentFuzz.swift ;;
     headwindow) max_len=4096; build headwindow $tracing/RequestHeadWindow.swift Fuzz/RequestHeadWindowFuzz.swift ;;
+    h2) max_len=65536; build h2 $tracing/{HPACKDecoder,HTTP2FrameParser,HTTP2Stream}.swift Fuzz/HTTP2StreamFuzz.swift ;;
     *) echo "fuzz: unknown harness $h" >&2; exit 2 ;;
   esac
   seed "$h"

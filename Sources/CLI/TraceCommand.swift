@@ -37,7 +37,7 @@ struct TraceCommand: ParsableCommand {
         (never with a uretprobe, which crashes Go programs); a server request
         costs 2 uprobe hits, a client request 3, and in programs that make
         client calls each new goroutine 1 (to find a client call's parent). --ssl costs 2 hits per SSL_read/SSL_write call
-        (several per request); --mysql 2 per query; --postgres 7 per PQexec. TLS bodies are never
+        (several per request; HTTP/1.x and HTTP/2) and 1 per connection (SSL_free); --mysql 2 per query; --postgres 7 per PQexec. TLS bodies are never
         exported, nor Authorization/Cookie header values. Needs root (or CAP_BPF, CAP_PERFMON and
         CAP_SYS_PTRACE). OTEL_EXPORTER_OTLP_ENDPOINT, ..._TRACES_ENDPOINT,
         ..._HEADERS and OTEL_SERVICE_NAME are honoured.

@@ -286,7 +286,7 @@ public struct HTTPHeadParser: Sendable {
     }
 
     /// Whether a chunk can begin a new message (resync after an open-ended body).
-    static func looksLikeHeadStart(_ bytes: [UInt8]) -> Bool {
+    public static func looksLikeHeadStart(_ bytes: [UInt8]) -> Bool {
         guard !bytes.isEmpty else { return false }
         let lf = bytes.firstIndex(of: 10) ?? bytes.count
         return plausibleStartPrefix(bytes[..<min(lf, 32)])

@@ -77,3 +77,25 @@ struct OpenSSLPlacementTests {
         }
     }
 }
+
+/// Where the SSL_free probe goes (`OpenSSLFamily.freeSite`).
+struct OpenSSLFreeSiteTests {
+    static func site(_ bytes: [UInt8], entry: UInt64 = 0x3b350) -> (offset: UInt64, instruction: ProbeInstruction?) {
+        let padded = bytes + [UInt8](repeating: 0x90, count: 32)
+        return padded.withUnsafeBytes { raw in OpenSSLFamily.freeSite(entry: entry) { $0 == entry ? raw : nil } }
+    }
+
+    @Test func afterTheNullCheckOnDebiansOpenSSL() {
+        // Debian's OpenSSL 3.0: test %rdi,%rdi; je rel32; push %r13.
+        let s = Self.site([0x48, 0x85, 0xFF, 0x0F, 0x84, 0x97, 0x03, 0x00, 0x00, 0x41, 0x55, 0xB8])
+        #expect(s.offset == 0x3b350 + 9 && s.instruction?.cost.isCheap == true && s.instruction?.text.contains("push") == true)
+        #expect(Self.site([0x48, 0x85, 0xFF, 0x74, 0x10, 0x55]).offset == 0x3b350 + 5, "je rel8")
+    }
+
+    @Test func entryOtherwise() {
+        #expect(Self.site([0x55, 0x48, 0x89, 0xE5]).offset == 0x3b350, "push %rbp at the entry: already emulated")
+        #expect(Self.site([0x48, 0x85, 0xFF, 0x75, 0x10, 0x55]).offset == 0x3b350, "jne: the probed path would be NULL")
+        #expect(Self.site([0x48, 0x85, 0xF6, 0x74, 0x10, 0x55]).offset == 0x3b350, "tests another register")
+        #expect(Self.site([0x48, 0x85, 0xFF, 0x74, 0x10, 0x48, 0x8B, 0x07]).offset == 0x3b350, "next one single-stepped too")
+    }
+}

@@ -64,8 +64,8 @@ import Tracing
     func pythonServerCurlClient(entrySites: Bool) throws {
         guard Self.canRun() else { return }
         let request = try Self.request(entrySites: entrySites)
-        #expect(request.sites.count == (entrySites ? 8 : 4),
-                "entry + return of ssl_read_internal and ssl_write_internal, or of each of the four public functions")
+        #expect(request.sites.count == (entrySites ? 8 : 4) + 1,
+                "entry + return of ssl_read_internal and ssl_write_internal, or of each of the four public functions; and SSL_free")
         let server = try GoHTTPTestSupport.Server(binary: Self.python, arguments: [Self.serverScript])
         let port = try #require(Int(server.address))
         let stats = try BPFRunStatistics()
@@ -90,8 +90,18 @@ import Tracing
 
         let pids: Set<UInt32> = [UInt32(server.pid), UInt32(curl1), UInt32(curl2)]
         let all = records.withLock { $0 }
-        let events = all.compactMap(SSLEvent.init(bytes:)).filter { pids.contains($0.pid) }
+        let decoded = all.compactMap(SSLEvent.init(bytes:)).filter { pids.contains($0.pid) }
+        let events = decoded.filter { $0.direction != .free }
         #expect(all.allSatisfy { SSLEvent(bytes: $0) != nil }, "every record decodes")
+        // SSL_free: each curl's connection is freed once it is done, after its last read or write.
+        for pid in [curl1, curl2].map(UInt32.init) {
+            let frees = decoded.filter { $0.pid == pid && $0.direction == .free }
+            let used = Set(events.filter { $0.pid == pid }.map(\.ssl))
+            #expect(frees.count == 1 && used == Set(frees.map(\.ssl)), "curl \(pid): SSL_free of \(frees.map(\.ssl)), data on \(used)")
+            if let free = frees.first, let last = events.filter({ $0.pid == pid }).last {
+                #expect(free.startBootNanos >= last.endBootNanos)
+            }
+        }
         #expect(lost == 0)
 
         let py = events.filter { $0.pid == UInt32(server.pid) }
@@ -169,7 +179,7 @@ import Tracing
     func captureSizes(_ bytes: UInt32) throws {
         guard Self.canRun() else { return }
         let probes = try TestProbes(try Self.request(pid: getpid(), captureBytes: bytes))
-        #expect(probes.probeCount == 4)
+        #expect(probes.probeCount == 5)
         probes.detach()
     }
 

@@ -35,6 +35,26 @@ import Testing
         }
     }
 
+    @Test func h2Inputs() throws {
+        var headers = 0
+        for (name, bytes) in try Self.inputs("h2") {
+            guard let mode = bytes.first else { continue }
+            let side: Bool? = mode & 2 != 0 ? nil : mode & 1 == 1
+            let input = (mode & 1 == 1 ? HTTP2FrameParser.preface : []) + bytes.dropFirst()
+            var whole = HTTP2Stream(fromStart: true, clientSide: side)
+            let events = whole.feed(input)
+            var split = HTTP2Stream(fromStart: true, clientSide: side)
+            var cut: [HTTP2Stream.Event] = []
+            for b in input { cut += split.feed([b]) }
+            #expect(cut == events, "\(name): fed byte by byte")
+            for case .headers(_, let fields, _, _) in events {
+                headers += 1
+                #expect(fields.allSatisfy { $0.value == nil || HPACKDecoder.keptNames.contains($0.name ?? "") }, "\(name)")
+            }
+        }
+        #expect(headers > 0)
+    }
+
     @Test func sqlInputs() throws {
         for (name, bytes) in try Self.inputs("sql") {
             let sanitized = SQLStatement(bytes: bytes).sanitized

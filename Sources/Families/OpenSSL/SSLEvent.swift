@@ -10,6 +10,8 @@ public struct SSLEvent: DecodedRecord, Sendable, Equatable {
         case write
         /// `SSL_read` / `SSL_read_ex`: the process received `data`.
         case read
+        /// `SSL_free`: the connection is over (its `SSL*` may be reused).
+        case free
     }
 
     public var header: RecordHeader
@@ -23,7 +25,8 @@ public struct SSLEvent: DecodedRecord, Sendable, Equatable {
     public var data: [UInt8]
 
     public var direction: Direction {
-        function == UInt32(UT_SSL_WRITE.rawValue) || function == UInt32(UT_SSL_WRITE_EX.rawValue) ? .write : .read
+        if function == UInt32(UT_SSL_FREE.rawValue) { return .free }
+        return function == UInt32(UT_SSL_WRITE.rawValue) || function == UInt32(UT_SSL_WRITE_EX.rawValue) ? .write : .read
     }
 
     /// Bytes moved but not captured (the capture limit, or a failed user-memory read).
@@ -36,7 +39,7 @@ public struct SSLEvent: DecodedRecord, Sendable, Equatable {
         guard bytes.count >= size else { return nil }
         let e = bytes.loadUnaligned(as: ut_ssl_event.self)
         guard e.h.kind == UInt32(UT_EVENT_SSL.rawValue), bytes.count == size + Int(e.captured),
-              (UInt32(UT_SSL_WRITE.rawValue)...UInt32(UT_SSL_READ_EX.rawValue)).contains(e.function) else { return nil }
+              (UInt32(UT_SSL_WRITE.rawValue)...UInt32(UT_SSL_FREE.rawValue)).contains(e.function) else { return nil }
         header = RecordHeader(e.h)
         ssl = e.ssl
         result = e.result
@@ -61,6 +64,7 @@ public struct SSLEvent: DecodedRecord, Sendable, Equatable {
         case (.write, true): UT_SSL_WRITE_EX
         case (.read, false): UT_SSL_READ
         case (.read, true): UT_SSL_READ_EX
+        case (.free, _): UT_SSL_FREE
         }
         function = UInt32(f.rawValue)
         self.data = data

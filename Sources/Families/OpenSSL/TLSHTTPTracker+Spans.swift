@@ -15,8 +15,10 @@ extension TLSHTTPTracker {
         span(kind: .server, request: x.request, status: x.response?.status ?? 0, start: x.start, end: end, pid: pid, tid: x.tid, context: x.context)
     }
 
-    private func span(kind: SpanKind, request: HTTPHead, status: Int, start: UInt64, end: UInt64, pid: UInt32, tid: UInt32,
-                      context: SpanContext) -> Span {
+    /// `incomplete`: some request or response fields were unknown (HTTP/2 joined
+    /// mid-connection) and are left out. `failure`: the stream was reset.
+    func span(kind: SpanKind, request: HTTPHead, status: Int, start: UInt64, end: UInt64, pid: UInt32, tid: UInt32,
+              context: SpanContext, incomplete: Bool = false, failure: (kind: String, code: String)? = nil) -> Span {
         let method = request.method
         let target = request.target
         var pathAndQuery = Substring(target)
@@ -29,10 +31,9 @@ extension TLSHTTPTracker {
         } else {
             path = pathAndQuery
         }
-        var attributes: [Attribute] = [
-            .string("http.request.method", method),
-            .string("url.path", String(path)),
-        ]
+        var attributes: [Attribute] = []
+        if !method.isEmpty { attributes.append(.string("http.request.method", method)) }
+        if !path.isEmpty { attributes.append(.string("url.path", String(path))) }
         if !query.isEmpty { attributes.append(.string("url.query", String(query))) }
         attributes.append(.string("url.scheme", "https"))
         var spanStatus = SpanStatus.unset
@@ -41,20 +42,26 @@ extension TLSHTTPTracker {
             attributes.append(.string("error.type", String(status)))
             spanStatus = .error(message: "HTTP \(status)")
         }
+        if let failure {
+            attributes.append(.string("error.type", failure.code))
+            spanStatus = .error(message: "\(failure.kind) \(failure.code)")
+        }
         if status > 0 { attributes.append(.int("http.response.status_code", Int64(status))) }
         let host = request.header("host") ?? ""
         if !host.isEmpty {
             let (address, port) = GoHTTPSpans.splitHostPort(host)
             attributes.append(.string("server.address", address))
             attributes.append(.int("server.port", port ?? 443))
-            if kind == .client { attributes.append(.string("url.full", "https://\(host)\(target)")) }
+            if kind == .client && !target.isEmpty { attributes.append(.string("url.full", "https://\(host)\(target)")) }
         }
         attributes.append(.string("network.protocol.name", "http"))
         attributes.append(.string("network.protocol.version", request.version))
         attributes.append(.int("thread.id", Int64(tid)))
+        if incomplete { attributes.append(.bool("uprobe_trace.incomplete", true)) }
+        let name = method.isEmpty ? "HTTP" : kind == .server && !path.isEmpty ? "\(method) \(path)" : method
 
         return Span(
-            context: context, name: kind == .server ? "\(method) \(path)" : method, kind: kind,
+            context: context, name: name, kind: kind,
             startTimeUnixNano: clock.unixNanos(fromBoot: start),
             endTimeUnixNano: clock.unixNanos(fromBoot: max(start, end)),
             attributes: attributes, status: spanStatus, resource: resource(pid))

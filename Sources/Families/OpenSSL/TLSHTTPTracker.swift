@@ -61,6 +61,10 @@ public struct TLSHTTPTracker: Sendable {
         var lastUse: UInt64 = 0
         /// Entry time of the write in which the partial outgoing head began.
         var writeHeadStart: UInt64 = 0
+        /// Set once the connection is found to speak HTTP/2; the HTTP/1 parsers are then unused.
+        var h2: HTTP2Connection?
+        /// Any plaintext seen yet (a connection's first bytes decide HTTP/1 or HTTP/2).
+        var seen = false
     }
 
     public let clock: BootClock
@@ -72,7 +76,7 @@ public struct TLSHTTPTracker: Sendable {
 
     private var connections: [Key: Connection] = [:]
     /// The server span each thread is inside.
-    private var activeServers: [ThreadKey: SpanContext] = [:]
+    var activeServers: [ThreadKey: SpanContext] = [:]
     private var tick: UInt64 = 0
 
     public init(clock: BootClock, maxConnections: Int = 4096, maxPendingPerConnection: Int = 64, sampler: Sampler = .always,
@@ -101,12 +105,33 @@ public struct TLSHTTPTracker: Sendable {
         let key = Key(pid: e.pid, ssl: e.ssl)
         var spans: [Span] = []
         if connections[key] == nil && connections.count >= maxConnections { evict(&spans) }
+        if e.direction == .free {
+            // The SSL* is freed and may come back for the next connection: forget this one.
+            if let c = connections.removeValue(forKey: key) { forget(c, key.pid, &spans) }
+            return spans
+        }
         var c = connections.removeValue(forKey: key) ?? Connection()
         tick += 1
         c.lastUse = tick
-        switch e.direction {
-        case .write: wrote(e, &c, &spans)
-        case .read: read(e, &c, &spans)
+        if startsAnew(c, e) {
+            // A reused SSL* whose SSL_free was not seen (attached after it, or lost).
+            forget(c, key.pid, &spans)
+            c = Connection()
+            c.lastUse = tick
+        }
+        if !c.seen {
+            c.seen = true
+            c.h2 = HTTP2Connection.detect(e)
+            if let role = c.h2?.startRole { c.role = role }
+        }
+        if c.h2 != nil {
+            http2(e, &c, &spans)
+        } else {
+            switch e.direction {
+            case .write: wrote(e, &c, &spans)
+            case .read: read(e, &c, &spans)
+            case .free: break
+            }
         }
         connections[key] = c
         return spans
@@ -199,7 +224,14 @@ public struct TLSHTTPTracker: Sendable {
         if activeServers[key]?.spanID == x.context.spanID { activeServers[key] = nil }
     }
 
-    private mutating func finishOpenEnded(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
+    /// A connection is over: ends its open-ended responses; its unanswered
+    /// HTTP/2 streams end without a span, and their threads leave them.
+    mutating func forget(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
+        finishOpenEnded(c, pid, &spans)
+        for x in c.h2?.streams.values.map({ $0 }) ?? [] { leave(x, pid: pid) }
+    }
+
+    mutating func finishOpenEnded(_ c: Connection, _ pid: UInt32, _ spans: inout [Span]) {
         var c = c
         closeOpenEnded(&c, pid, &spans)
     }

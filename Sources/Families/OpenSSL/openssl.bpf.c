@@ -6,7 +6,10 @@
  * the call per thread; one return program (attached as a uretprobe at each of
  * the four functions) works out how many bytes moved and sends the first
  * min(count, ut_cfg.capture_bytes, UT_CAPTURE_MAX) bytes of the buffer. The
- * HTTP parsing happens in user space (Sources/Tracing/HTTPHeadParser.swift).
+ * HTTP parsing happens in user space (Sources/Tracing/HTTPHeadParser.swift;
+ * HTTP/2 frames and HPACK: HTTP2Stream.swift, HPACKDecoder.swift). An entry
+ * probe on SSL_free (ssl_free_entry, below) tells user space a connection is
+ * over, because the next connection may get the same SSL*.
  *
  * OpenSSL 1.1.1 and 3.x, x86-64 SysV ABI: RDI = SSL*, RSI = buf, RDX = num
  * (int) or size (size_t), RCX = size_t* written/readbytes (_ex only); the
@@ -24,6 +27,11 @@
  * Cost: 2 uprobe hits (entry + uretprobe) per SSL call; about 1.5 µs with the
  * internal placement, 25+ µs under KVM at the public entry. Calls that moved
  * no bytes (WANT_READ on a non-blocking socket, errors, close) send nothing.
+ * Measured on nginx 1.22 (Debian's OpenSSL 3.0, internal placement, all
+ * emulated): 6.1 hits per request on a kept-alive h2 connection (100 requests:
+ * read 204 + write 102 entries, 306 returns, 1 SSL_free: a read with data and
+ * one that finds none, one write, per request), 6.05 on kept-alive HTTP/1.1;
+ * a new h2 connection per request: 22.5 (handshake reads and writes + SSL_free).
  */
 #include "common.bpf.h"
 
@@ -221,6 +229,33 @@ int ssl_return(struct pt_regs *ctx) {
     r->ev.function = call.function;
     r->ev.captured = n;
     if (bpf_ringbuf_output(&ut_events, r, sizeof(struct ut_ssl_event) + n, ut_wakeup_flags()) < 0)
+        ut_count_lost(UT_FAMILY_OPENSSL);
+    return 0;
+}
+
+/*
+ * Hooks void SSL_free(SSL *s): RDI = s. The connection is over and its SSL*
+ * may come back from malloc for the next one (an event-loop server reuses it
+ * at once), so user space forgets the connection's state. Placed at the
+ * entry, or on Debian's OpenSSL 3.0 at the first push after the entry's
+ * `test %rdi,%rdi; je` (RDI unchanged; NULL never reaches it): emulated.
+ * Hits: 1 per connection (SSL_free call), none per request.
+ */
+SEC("uprobe")
+int ssl_free_entry(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    __u64 now = bpf_ktime_get_boot_ns();
+    struct ut_ssl_event ev = {};
+    ev.h.kind = UT_EVENT_SSL;
+    ev.h.tgid = id >> 32;
+    ev.h.tid = (__u32)id;
+    ev.h.start_ns = now;
+    ev.h.end_ns = now;
+    ev.ssl = PT_REGS_PARM1(ctx);
+    ev.function = UT_SSL_FREE;
+    if (bpf_ringbuf_output(&ut_events, &ev, sizeof(ev), ut_wakeup_flags()) < 0)
         ut_count_lost(UT_FAMILY_OPENSSL);
     return 0;
 }

@@ -23,6 +23,7 @@ enum ut_ssl_function {
     UT_SSL_WRITE_EX = 2,
     UT_SSL_READ = 3,
     UT_SSL_READ_EX = 4,
+    UT_SSL_FREE = 5,     /* SSL_free: the connection is over; no data, result 0 */
 };
 
 /* Hard cap of the plaintext / statement bytes one event carries
