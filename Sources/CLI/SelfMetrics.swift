@@ -39,6 +39,7 @@ struct SelfMetrics: Sendable {
                    exporters.map { (["exporter": $0.0], Double($0.1.queueDepth)) })
         out.histogram("export_duration_seconds", "Time from a batch's first export attempt to its outcome, retries included.",
                       exporters.map { (["exporter": $0.0], $0.1.exportSeconds) })
+        SystemMetrics(attached: attached).render(into: &out)
         out.family("process_start_time_seconds", "gauge", "Start time of the uprobe-trace process since the Unix epoch, in seconds.",
                    [([:], startTime)])
         return out.text
@@ -87,6 +88,24 @@ struct PrometheusText {
             sample(name + "_bucket", labels.merging(["le": "+Inf"]) { $1 }, Double(h.count))
             sample(name + "_sum", labels, h.sum)
             sample(name + "_count", labels, Double(h.count))
+        }
+    }
+
+    /// A histogram whose buckets the caller counted: `counts[i]` observations
+    /// at most `upperBounds[i]` and above the previous bound (made cumulative here).
+    mutating func histogram(_ name: String, _ help: String, buckets series: [([String: String], upperBounds: [Double], counts: [UInt64], sum: Double)]) {
+        guard !series.isEmpty else { return }
+        header(name, "histogram", help)
+        for (labels, bounds, counts, sum) in series {
+            var cumulative: UInt64 = 0
+            for (bound, n) in zip(bounds, counts) {
+                cumulative += n
+                sample(name + "_bucket", labels.merging(["le": Self.number(bound)]) { $1 }, Double(cumulative))
+            }
+            let total = counts.reduce(0, +)
+            sample(name + "_bucket", labels.merging(["le": "+Inf"]) { $1 }, Double(total))
+            sample(name + "_sum", labels, sum)
+            sample(name + "_count", labels, Double(total))
         }
     }
 

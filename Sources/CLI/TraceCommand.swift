@@ -84,6 +84,9 @@ struct TraceCommand: ParsableCommand {
         if families.choices.isEmpty && pid.isEmpty && exe.isEmpty {
             throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --ssl [LIB], --mysql [LIB]")
         }
+        if (families.syscalls || families.tcp) && pid.isEmpty {
+            throw ValidationError("--syscalls and --tcp need --pid PID (they trace processes)")
+        }
         if families.goHTTP && pid.isEmpty && exe.isEmpty {
             throw ValidationError("--go-http needs --pid PID or --exe PATH")
         }
@@ -164,6 +167,7 @@ struct TraceCommand: ParsableCommand {
             Log.note("last export error: \(e)")
         }
         metrics?.stop()
+        if let table = SystemMetrics(attached: session.attached).summary() { Log.write(table) }
         // Last, because it can be slow: perf uprobes wait for an RCU grace period each.
         let probes = session.probeCount
         if probes > 8 { Log.write("uprobe-trace: detaching \(probes) probes\n") }

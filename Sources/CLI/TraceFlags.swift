@@ -17,6 +17,12 @@ struct FamilyFlags: ParsableArguments {
     @Option(name: .customLong("mysql"), help: ArgumentHelp("Trace mysql_real_query. The value is optional: a libmariadb/libmysqlclient path or name; omitted: the one the --pid maps, else the host's.", valueName: "library"))
     var mysql: String?
 
+    @Flag(name: .customLong("syscalls"), help: "Count each syscall of the --pid processes with a latency histogram (kernel-side; on --metrics-addr and in a table at exit). Opt-in: adds to the families --pid detects.")
+    var syscalls = false
+
+    @Flag(name: .customLong("tcp"), help: "TCP of the --pid processes: a 'tcp connect' span per outbound connect, connection, byte and connect-error counters on --metrics-addr. Opt-in like --syscalls.")
+    var tcp = false
+
     @Option(name: .customLong("capture-bytes"), help: ArgumentHelp("Bytes of TLS plaintext / SQL text copied per call (max 8192). Longer statements are marked truncated.", valueName: "n"))
     var captureBytes: UInt32 = 1024
 
@@ -34,6 +40,7 @@ struct FamilyFlags: ParsableArguments {
         if goHTTP { out.append(.init(GoHTTPFamily.self)) }
         if let ssl { out.append(.init(OpenSSLFamily.self, spec: ssl.isEmpty ? nil : ssl)) }
         if let mysql { out.append(.init(MySQLFamily.self, spec: mysql.isEmpty ? nil : mysql)) }
+        if syscalls || tcp { out.append(.init(SystemFamily.self, spec: [syscalls ? "syscalls" : nil, tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: ","))) }
         return out
     }
 }
