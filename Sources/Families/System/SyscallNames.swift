@@ -3,8 +3,8 @@ import Synchronization
 
 /// The running kernel's syscall names by number, not a table of ours that
 /// drifts: `syscall_names.bpf.c` copies them, once, from the kernel's own
-/// syscall metadata (what ftrace's syscall events are built from), whose
-/// numbers the kernel filled in at boot from its syscall table.
+/// syscall metadata behind its ftrace syscall events, whose numbers the
+/// kernel filled in at boot from its syscall table.
 public struct SyscallNames: Sendable {
     /// name by number; numbers the kernel has no metadata for are absent.
     public let byNumber: [UInt32: String]
@@ -14,16 +14,17 @@ public struct SyscallNames: Sendable {
     /// "getppid" for 110 on x86-64; "syscall_N" for a number without a name.
     public func name(_ nr: UInt32) -> String { byNumber[nr] ?? "syscall_\(nr)" }
 
-    /// Loads `syscall_names.bpf.c`, runs it and reads its map (needs root:
-    /// CAP_BPF, CAP_PERFMON and CAP_SYSLOG for the kallsyms lookup).
+    /// Loads `syscall_names.bpf.c`, runs it on this thread while
+    /// syscalls:sys_enter_getppid is open here as a perf event (its way into
+    /// the list of trace events), and reads its map. Needs root and tracefs.
     public static func read() throws(AttachError) -> SyscallNames {
         let object = try BPFObject(embedded: syscall_names_bpf.object)
         defer { object.detach() }
         try object.load()
-        let rc = try object.run(syscall_names_bpf.progs.system_read_syscall_names)
-        guard rc == 0 else {
-            throw .state("the kernel has no syscall metadata (CONFIG_FTRACE_SYSCALLS) to name syscalls by")
+        let walked = try TracepointPerfEvent.whileOpen(category: "syscalls", name: "sys_enter_getppid") { () throws(AttachError) in
+            try object.run(syscall_names_bpf.progs.system_read_syscall_names)
         }
+        guard walked > 0 else { throw .state("the kernel's trace events could not be walked from this thread's perf event") }
         var names: [UInt32: String] = [:]
         for (key, values) in try object.entries(syscall_names_bpf.maps.system_syscall_names, keySize: 4, valueSize: 32, perCPU: false) {
             let nr = key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
@@ -33,6 +34,7 @@ public struct SyscallNames: Sendable {
             if name.hasPrefix("sys_") { name.removeFirst(4) }
             names[nr] = name
         }
+        guard !names.isEmpty else { throw .state("none of the kernel's \(walked) trace events was a syscall event with a number") }
         return SyscallNames(byNumber: names)
     }
 

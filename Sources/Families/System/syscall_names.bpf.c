@@ -1,9 +1,17 @@
 /* syscall_names.bpf.c — the running kernel's syscall names by number, read
- * once at start, never attached. The kernel keeps a `struct syscall_metadata`
- * per syscall (name "sys_getppid", syscall_nr filled at boot from its own
- * table) and pointers to all of them between __start_syscalls_metadata and
- * __stop_syscalls_metadata; this program (BPF_PROG_TYPE_SYSCALL, run with
- * BPF_PROG_TEST_RUN) copies each name into system_syscall_names[nr]. */
+ * once at start, never attached (BPF_PROG_TYPE_SYSCALL, run with
+ * BPF_PROG_TEST_RUN in the thread that asks).
+ *
+ * The kernel's own table is not reachable by name (its symbols are data,
+ * absent from kallsyms without CONFIG_KALLSYMS_ALL), but its ftrace syscall
+ * events carry it: each syscalls:sys_enter_NAME event (struct trace_event_call)
+ * points at a struct syscall_metadata holding "sys_NAME" and the number the
+ * kernel filled in at boot from its syscall table. User space opens one
+ * such event as a perf event on the calling thread, so this program finds it in
+ * current->perf_event_ctxp, walks the list of every trace event from there
+ * (call->list is linked into ftrace_events), and for each event of the same
+ * class (a syscall entry event) copies the name into system_syscall_names[nr].
+ * Returns how many events it walked (0: no perf event on this thread). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -12,6 +20,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define UT_SYSCALL_NR_MAX 1024
 #define UT_SYSCALL_NAME_MAX 32
+#define UT_TRACE_EVENTS_MAX 16384
 
 struct syscall_name {
     char name[UT_SYSCALL_NAME_MAX];
@@ -24,17 +33,25 @@ struct {
     __type(value, struct syscall_name);
 } system_syscall_names SEC(".maps");
 
-/* Metadata entries found (0: the kernel has no syscall metadata, i.e. no CONFIG_FTRACE_SYSCALLS). */
-__u32 system_syscall_meta_count = 0;
-
 struct walk {
-    __u64 start;
+    struct list_head *first;   /* the perf event's call->list: where the walk stops */
+    struct list_head *pos;
+    struct trace_event_class *syscall_class;
+    __u32 walked;
 };
 
-/* One metadata pointer: index i of the section. */
-static long copy_name(__u32 i, struct walk *w) {
-    struct syscall_metadata *meta = 0;
-    if (bpf_probe_read_kernel(&meta, sizeof(meta), (void *)(w->start + 8 * (__u64)i)) < 0 || !meta) return 0;
+static long visit(__u32 i, struct walk *w) {
+    struct list_head *pos = w->pos;
+    struct list_head *next = BPF_CORE_READ(pos, next);
+    if (!next || next == w->first) return 1;
+    w->pos = next;
+    w->walked++;
+    /* list is the first member of struct trace_event_call (the list head
+     * ftrace_events itself is not an event: its class read is garbage, never equal). */
+    struct trace_event_call *call = (struct trace_event_call *)next;
+    if (BPF_CORE_READ(call, class) != w->syscall_class) return 0;
+    struct syscall_metadata *meta = BPF_CORE_READ(call, data);
+    if (!meta) return 0;
     int nr = BPF_CORE_READ(meta, syscall_nr);
     const char *name = BPF_CORE_READ(meta, name);
     if (nr < 0 || nr >= UT_SYSCALL_NR_MAX || !name) return 0;
@@ -46,13 +63,25 @@ static long copy_name(__u32 i, struct walk *w) {
 
 SEC("syscall")
 int system_read_syscall_names(void *ctx) {
-    __u64 start = 0, stop = 0;
-    if (bpf_kallsyms_lookup_name("__start_syscalls_metadata", sizeof("__start_syscalls_metadata"), 0, &start) < 0) return 1;
-    if (bpf_kallsyms_lookup_name("__stop_syscalls_metadata", sizeof("__stop_syscalls_metadata"), 0, &stop) < 0) return 1;
-    if (stop <= start) return 1;
-    __u32 count = (stop - start) / 8;
-    system_syscall_meta_count = count;
-    struct walk w = { .start = start };
-    bpf_loop(count < 4 * UT_SYSCALL_NR_MAX ? count : 4 * UT_SYSCALL_NR_MAX, copy_name, &w, 0);
-    return 0;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct perf_event_context *pctx = BPF_CORE_READ(task, perf_event_ctxp);
+    if (!pctx) return 0;
+    struct list_head *entry = BPF_CORE_READ(pctx, event_list.next);
+    if (!entry || entry == &pctx->event_list) return 0;
+    struct perf_event *event = container_of(entry, struct perf_event, event_entry);
+    struct trace_event_call *call = BPF_CORE_READ(event, tp_event);
+    if (!call) return 0;
+    struct walk w = { .first = &call->list, .pos = &call->list, .syscall_class = BPF_CORE_READ(call, class) };
+    /* The starting event is a syscall entry event too. */
+    w.pos = &call->list;
+    struct syscall_metadata *meta = BPF_CORE_READ(call, data);
+    if (meta) {
+        int nr = BPF_CORE_READ(meta, syscall_nr);
+        const char *name = BPF_CORE_READ(meta, name);
+        __u32 key = nr;
+        struct syscall_name *slot = nr >= 0 && nr < UT_SYSCALL_NR_MAX ? bpf_map_lookup_elem(&system_syscall_names, &key) : 0;
+        if (slot && name) bpf_probe_read_kernel_str(slot->name, sizeof(slot->name), name);
+    }
+    bpf_loop(UT_TRACE_EVENTS_MAX, visit, &w, 0);
+    return w.walked;
 }
