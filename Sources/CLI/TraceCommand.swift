@@ -23,6 +23,7 @@ struct TraceCommand: ParsableCommand {
           uprobe-trace --ssl --pid 4321                     # only the libssl that pid 4321 maps
           uprobe-trace --mysql --pid 4321 --sql-literals    # mysql_real_query statements, literals kept
           uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
+          uprobe-trace --pid 1234 --syscalls --tcp --metrics-addr 127.0.0.1:9464   # syscalls, TCP connects and bytes
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
           uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
           uprobe-trace --pid 1234 --go-http --metrics-addr 127.0.0.1:9464 --ring-buffer-size 16777216
@@ -30,7 +31,9 @@ struct TraceCommand: ParsableCommand {
         With --pid and no family flag, each family is tried on the process
         (go-http: a Go program with net/http; ssl: it maps libssl; mysql: it
         maps libmariadb/libmysqlclient); stderr says which applied and why the
-        others were skipped. Naming families narrows the choice.
+        others were skipped. Naming families narrows the choice; --syscalls
+        and --tcp (kernel tracepoints: every syscall or TCP event of the
+        process) are opt-in and add to what is detected.
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
