@@ -25,11 +25,12 @@ struct {
     __type(value, struct ut_syscall_stats);
 } system_syscalls SEC(".maps");
 
-/* When the syscall in progress on a thread (key: tid) began. */
+/* When the syscall in progress on a thread began (0: none seen): task-local
+ * storage, cheaper than a hash keyed by tid and gone with the thread. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
     __type(value, __u64);
 } system_syscall_start SEC(".maps");
 
@@ -89,11 +90,9 @@ static __always_inline __u32 log2_u64(__u64 v) {
  * For the traced process: remember when the syscall began. Hits: 1 per syscall. */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(system_sys_enter, struct pt_regs *regs, long nr) {
-    __u64 id = bpf_get_current_pid_tgid();
-    if (!traced_tgid(id)) return 0;
-    __u32 tid = (__u32)id;
-    __u64 now = bpf_ktime_get_boot_ns();
-    bpf_map_update_elem(&system_syscall_start, &tid, &now, BPF_ANY);
+    if (!traced_tgid(bpf_get_current_pid_tgid())) return 0;
+    __u64 *start = bpf_task_storage_get(&system_syscall_start, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (start) *start = bpf_ktime_get_boot_ns();
     return 0;
 }
 
@@ -106,12 +105,11 @@ int BPF_PROG(system_sys_exit, struct pt_regs *regs, long ret) {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = traced_tgid(id);
     if (!tgid) return 0;
-    __u32 tid = (__u32)id;
-    __u64 *start = bpf_map_lookup_elem(&system_syscall_start, &tid);
-    if (!start) return 0;
+    __u64 *start = bpf_task_storage_get(&system_syscall_start, bpf_get_current_task_btf(), 0, 0);
+    if (!start || !*start) return 0;
     __u64 now = bpf_ktime_get_boot_ns();
     __u64 d = now > *start ? now - *start : 0;
-    bpf_map_delete_elem(&system_syscall_start, &tid);
+    *start = 0;
     struct ut_syscall_key key = { .tgid = tgid, .nr = (__u32)BPF_CORE_READ(regs, orig_ax) };
     struct ut_syscall_stats *s = bpf_map_lookup_elem(&system_syscalls, &key);
     if (!s) {
