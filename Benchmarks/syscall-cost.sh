@@ -9,7 +9,10 @@
 # start time in a hash, count and log2 histogram in a per-CPU hash), B is not
 # (the same programs run for it and return after one tgid compare). Lowest
 # round of each; extra = with − without. The tool's own count of A's getppid
-# calls is checked against CALLS × ROUNDS. Needs root.
+# calls is checked against CALLS × ROUNDS. For scale, when bpftrace is
+# installed: B again under bpftrace's raw_syscalls sys_enter/sys_exit probes
+# with a pid filter that matches nothing (what a bpftrace one-liner for one
+# process costs everyone else). Needs root.
 #
 #   bash Benchmarks/syscall-cost.sh [CALLS] [ROUNDS]     # default 1000000 5
 set -euo pipefail
@@ -60,11 +63,25 @@ for _ in $(seq "$rounds"); do traced_a+=("$(round a)"); untraced_b+=("$(round b)
 counted=$(curl -s "http://$addr/metrics" | sed -n "s/^uprobe_trace_syscalls_total{pid=\"$a_pid\",syscall=\"getppid\"} //p")
 kill -INT "$tool_pid"; wait "$tool_pid" 2>/dev/null || true
 
+ref=""
+if command -v bpftrace >/dev/null 2>&1; then
+  bpftrace -e 'tracepoint:raw_syscalls:sys_enter /pid == 1/ { } tracepoint:raw_syscalls:sys_exit /pid == 1/ { }' > "$work/bt.out" 2>&1 &
+  bt=$!
+  pids+=($bt)
+  until grep -q "Attaching" "$work/bt.out"; do kill -0 "$bt" 2>/dev/null || break; sleep 0.05; done
+  sleep 0.5
+  declare -a ref_b
+  for _ in $(seq "$rounds"); do ref_b+=("$(round b)"); done
+  kill -INT "$bt"; wait "$bt" 2>/dev/null || true
+  ref=$(printf '%s\n' "${ref_b[@]}" | lowest)
+fi
+
 ba=$(printf '%s\n' "${base_a[@]}" | lowest); bb=$(printf '%s\n' "${base_b[@]}" | lowest)
 ta=$(printf '%s\n' "${traced_a[@]}" | lowest); ub=$(printf '%s\n' "${untraced_b[@]}" | lowest)
 echo "getppid, thread CPU ns per call, lowest of $rounds rounds of $calls calls"
-printf '%-34s %10s %10s %10s\n' "" "without" "with" "extra"
-printf '%-34s %10.1f %10.1f %10.1f\n' "traced process (--pid, --syscalls)" "$ba" "$ta" "$(echo "$ta - $ba" | bc -l)"
-printf '%-34s %10.1f %10.1f %10.1f\n' "untraced process" "$bb" "$ub" "$(echo "$ub - $bb" | bc -l)"
+printf '%-38s %10s %10s %10s\n' "" "without" "with" "extra"
+printf '%-38s %10.1f %10.1f %10.1f\n' "traced process (--pid, --syscalls)" "$ba" "$ta" "$(echo "$ta - $ba" | bc -l)"
+printf '%-38s %10.1f %10.1f %10.1f\n' "untraced process" "$bb" "$ub" "$(echo "$ub - $bb" | bc -l)"
+[ -n "$ref" ] && printf '%-38s %10.1f %10.1f %10.1f\n' "untraced, bpftrace raw_syscalls /pid/" "$bb" "$ref" "$(echo "$ref - $bb" | bc -l)"
 echo "uprobe-trace counted $counted getppid calls of the traced process; expected $((calls * rounds))"
 [ "$counted" = "$((calls * rounds))" ] || { echo "syscall-cost.sh: count mismatch" >&2; exit 1; }
