@@ -64,6 +64,35 @@ import Testing
         return calls
     }
 
+    /// (link type, program id) of every BPF link `pid` holds, from /proc/PID/fdinfo.
+    static func links(of pid: Int32) -> [(type: String, prog: Int)] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return fds.compactMap { fd in
+            guard (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) == "anon_inode:bpf_link",
+                  let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8) else { return nil }
+            var fields: [String: String] = [:]
+            for line in info.split(separator: "\n") {
+                let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if kv.count == 2 { fields[kv[0]] = kv[1] }
+            }
+            guard let type = fields["link_type"], let prog = fields["prog_id"].flatMap({ Int($0) }) else { return nil }
+            return (type, prog)
+        }
+    }
+
+    /// Ids of the BPF programs loaded now (`bpftool prog show`).
+    static func loadedPrograms() throws -> Set<Int> {
+        let r = try run("/usr/sbin/bpftool", ["-j", "prog", "show"])
+        let list = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
+        return Set(list.compactMap { $0["id"] as? Int })
+    }
+
+    @Test func syscallsAndTCPNeedAProcess() throws {
+        let r = try tool("--syscalls")
+        #expect(r.status == 64 || r.status == 2, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("--syscalls and --tcp need --pid"), "\(r.stderr)")
+    }
+
     @Test func syscallsAndTCPCountedExactlyForTheTracedPids() throws {
         guard requireRoot(), requireFixtures(),
               require(FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "strace missing (scripts/setup.sh)") else { return }
@@ -122,9 +151,23 @@ import Testing
         #expect(m.value("uprobe_trace_tcp_connect_errors_total", ["pid": parent, "error": "ECONNREFUSED"]) == Double(Self.refused))
         #expect(m.samples.filter { $0.name == "uprobe_trace_tcp_connect_errors_total" && $0.labels["pid"] == parent }.count == 1, "only refused connects failed")
 
+        // What the tool holds in the kernel: 7 links per pid (2 raw tracepoints, 5 tracepoints).
+        let held = Self.links(of: tracer.process.processIdentifier)
+        #expect(held.count == 14, "\(held)")
+        #expect(held.filter { $0.type == "raw_tracepoint" }.count == 4, "\(held)")
+
         #expect(fx.finish() == 0)
         let (code, stderr) = tracer.waitForExit()
         #expect(code == 0, "\(stderr)")
+        // Nothing stays behind (a released link drops its program after a grace period).
+        let programs = Set(held.map(\.prog))
+        var left = programs
+        let deadline = Date().addingTimeInterval(10)
+        while !left.isEmpty && Date() < deadline {
+            left = programs.intersection(try Self.loadedPrograms())
+            if !left.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(left.isEmpty, "programs left loaded: \(left)")
         // The strace -c style table at exit.
         let row = stderr.split(separator: "\n").first { $0.hasSuffix(" getppid") && $0.contains(" \(Self.getppids) ") }
         #expect(row != nil, "\(stderr)")
