@@ -1,6 +1,7 @@
 import Attach
 @testable import Families
 import Foundation
+import Synchronization
 import Testing
 import TraceEvents
 import Tracing
@@ -76,6 +77,56 @@ import Glibc
         // Other suites' threads run in this process too, but none calls getppid (glibc's makes the syscall every time).
         #expect(after.count - before == 777)
         #expect(after.buckets.reduce(0, +) == after.count, "every call in one bucket")
+    }
+
+    /// A TCP socket of this process bound to 127.0.0.1 on a free port; returns (fd, port).
+    static func boundSocket() throws -> (Int32, UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try #require(withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } } == 0)
+        try #require(withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } } == 0)
+        return (fd, UInt16(bigEndian: a.sin_port))
+    }
+
+    /// BPF root: --tcp alone (the syscall programs not even loaded): a refused
+    /// connect of this process becomes one record on the shared ring buffer,
+    /// decoded into a failed `tcp connect` span, and one error in the map.
+    @Test func refusedConnectOfThisProcess() throws {
+        guard Self.canLoad() else { return }
+        let plan = try SystemFamily.plan(.process(getpid()), spec: "tcp", options: TraceOptions())
+        #expect(plan.request.kernelPrograms.count == 5 && plan.request.unusedPrograms.count == 2)
+        let probes = try TestProbes(plan)
+        defer { probes.detach() }
+        let events = Mutex<[TCPConnectEvent]>([])
+        let reader = try probes.reader { bytes in
+            if let e = bytes.withUnsafeBytes({ TCPConnectEvent(bytes: $0) }) { events.withLock { $0.append(e) } }
+        }
+        let (closed, port) = try Self.boundSocket()   // bound, not listening: a SYN gets a RST
+        defer { close(closed) }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = port.bigEndian
+        to.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let rc = withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let e = errno
+        #expect(rc == -1 && e == ECONNREFUSED)
+        reader.consume()
+        reader.stop()
+        // Other suites in this process may connect too: ours is the one to this port.
+        let mine = events.withLock { $0 }.filter { $0.peerPort == port }
+        #expect(mine.count == 1, "\(mine)")
+        let c = try #require(mine.first)
+        #expect(c.pid == UInt32(getpid()) && c.error == ECONNREFUSED && c.peerAddress == "127.0.0.1")
+        #expect(c.endBootNanos >= c.startBootNanos && c.endBootNanos - c.startBootNanos < 5_000_000_000)
+        let stats = try SystemStats.read([probes.probes])
+        #expect((stats.connectErrors[UInt32(getpid())]?[ECONNREFUSED] ?? 0) >= 1)
+        #expect(stats.syscalls.isEmpty, "--tcp alone counts no syscalls")
     }
 
     @Test func planRefusesWhatItCannotTrace() throws {
