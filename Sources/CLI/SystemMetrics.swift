@@ -29,9 +29,10 @@ struct SystemMetrics {
         let calls = stats.syscalls.map { s in (["pid": String(s.pid), "syscall": names.name(s.nr)], s) }
         out.family("syscalls_total", "counter", "Syscalls a traced process made (completed ones), per process and syscall (--syscalls).",
                    calls.map { ($0.0, Double($0.1.count)) })
-        let bounds = (0..<SystemStats.bucketCount).map(SystemStats.bucketUpperSeconds)
+        // The last kernel bucket holds everything from its lower bound on: it is the +Inf bucket.
+        let bounds = (0..<(SystemStats.bucketCount - 1)).map(SystemStats.bucketUpperSeconds)
         out.histogram("syscall_duration_seconds", "Time from syscall entry to exit, per process and syscall (--syscalls); power-of-two buckets.",
-                      buckets: calls.map { ($0.0, upperBounds: bounds, counts: $0.1.buckets, sum: Double($0.1.totalNanos) / 1e9) })
+                      bounds: bounds, calls.map { ($0.0, $0.1.buckets, Double($0.1.totalNanos) / 1e9) })
         let tcp = stats.tcp.sorted { $0.key < $1.key }
         out.family("tcp_connections_total", "counter", "TCP connections of a traced process that were established: outbound (connect) and inbound (accept) (--tcp).",
                    tcp.flatMap { pid, t in [(["pid": String(pid), "direction": "outbound"], Double(t.outbound)),

@@ -124,7 +124,9 @@ struct TraceCommand: ParsableCommand {
             guard let pid = decisions.first?.pid else { return }
             Log.write("uprobe-trace: pid \(pid): \(decisions.map(\.description).joined(separator: "; "))\n")
         }
-        let sinks = try Sinks(console: !export.quiet, jsonPath: export.otlpJSON, endpoint: export.otlpEndpoint, environment: environment)
+        let requests = RequestMetrics(startTimeUnixNano: BootClock().unixNanos(fromBoot: started))
+        let sinks = try Sinks(console: !export.quiet, jsonPath: export.otlpJSON, endpoint: export.otlpEndpoint, environment: environment,
+                              requests: requests)
         // Listening before anything is attached: a taken port fails first.
         let metrics = try metricsAddr.map { try MetricsServer(listen: $0) }
         let resources = ResourceCache(plans: plans, environment: environment)
@@ -134,6 +136,7 @@ struct TraceCommand: ParsableCommand {
             assembler: SpanAssembler(clock: BootClock(), sampler: Sampler(ratio: sampleRatio), options: families.options,
                                      resource: { resources.resource(for: $0) })) { spans in
             for span in spans {
+                sinks.record(span)   // every request counts in the metrics, sampled or not
                 guard span.sampled else { unsampled.add(1); continue }
                 spanCount.add(1)
                 sinks.enqueue(span)
@@ -143,11 +146,13 @@ struct TraceCommand: ParsableCommand {
         for plan in plans { try session.attach(plan) }
         session.startReading()
         defer { session.stopReading() }
+        sinks.start()
         // Runs before the detach above: a scrape reads the BPF maps.
         defer { metrics?.stop() }
         if let metrics {
             metrics.start(render: SelfMetrics(session: session, sinks: sinks, spans: spanCount,
-                                              startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9).render)
+                                              startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9,
+                                              runStatistics: try? BPFRunStatistics(), requests: sinks.requests).render)
             Log.write("uprobe-trace: metrics on http://\(metrics.address)/metrics\n")
         }
 
@@ -161,13 +166,16 @@ struct TraceCommand: ParsableCommand {
         // Drain what the kernel already produced, then detach before flushing.
         session.stopReading()
         let lost = session.lostByFamily().map { "\($0.family) \($0.lost)" }.joined(separator: ", ")
-        let results = sinks.shutdown(timeout: 5)
+        let (results, metricExports) = sinks.shutdown(timeout: 5)
         let exported = results.map { "\($0.counters.exported) to \($0.name)" }.joined(separator: ", ")
         let dropped = results.reduce(0) { $0 + $1.counters.dropped }
         let notSampled = unsampled.value > 0 ? ", \(unsampled.value) not sampled" : ""
         Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported))\(notSampled), \(dropped) spans dropped, events lost in the kernel: \(lost)\n")
         if dropped > 0, let e = results.compactMap({ $0.counters.lastError }).first {
             Log.note("last export error: \(e)")
+        }
+        if let m = metricExports, let endpoint = sinks.metrics?.endpoint {
+            Log.write("uprobe-trace: metrics: \(m.exports) exports to \(endpoint), \(m.failures) failed\(m.lastError.map { " (last: \($0))" } ?? "")\n")
         }
         metrics?.stop()
         if let table = SystemMetrics(attached: session.attached).summary() { Log.write(table) }

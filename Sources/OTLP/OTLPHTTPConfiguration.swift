@@ -1,9 +1,18 @@
 import Foundation
 
+/// What an OTLP request carries: the path it is POSTed to and the name in the
+/// signal-specific environment variables (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`).
+public enum OTLPSignal: String, Sendable {
+    case traces, metrics
+
+    public var path: String { "/v1/" + rawValue }
+    var variable: String { rawValue.uppercased() }
+}
+
 /// Where and how the OTLP/HTTP exporter sends, resolved from the command line and the
 /// standard `OTEL_EXPORTER_OTLP_*` environment variables.
 public struct OTLPHTTPConfiguration: Sendable, Equatable {
-    /// The full traces URL requests are POSTed to.
+    /// The full URL requests are POSTed to (`…/v1/traces`, `…/v1/metrics`).
     public var endpoint: URL
     /// Extra request headers (for example an API key), applied in order.
     public var headers: [(String, String)]
@@ -23,30 +32,34 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
 
     /// The configuration, or nil when neither `explicitEndpoint` nor the environment names one.
     ///
-    /// Endpoint: `explicitEndpoint` (with `/v1/traces` appended unless it already ends so),
-    /// else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as-is, else `OTEL_EXPORTER_OTLP_ENDPOINT` +
+    /// Endpoint (for traces; metrics alike with `METRICS` and `/v1/metrics`):
+    /// `explicitEndpoint` (with `/v1/traces` appended unless it already ends so; a
+    /// traces URL given for metrics ends in `/v1/metrics` instead), else
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as-is, else `OTEL_EXPORTER_OTLP_ENDPOINT` +
     /// `/v1/traces`. Headers: `OTEL_EXPORTER_OTLP_HEADERS` then
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (which wins for a repeated key). Timeout:
     /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds.
     public static func resolve(explicitEndpoint: String? = nil,
-                               environment: [String: String] = ProcessInfo.processInfo.environment)
+                               environment: [String: String] = ProcessInfo.processInfo.environment,
+                               signal: OTLPSignal = .traces)
         throws(OTLPConfigurationError) -> OTLPHTTPConfiguration? {
         func env(_ k: String) -> String? {
             guard let v = environment[k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
             return v
         }
         let endpoint: URL
+        let specific = "OTEL_EXPORTER_OTLP_\(signal.variable)_"
         if let explicit = explicitEndpoint {
-            endpoint = try tracesURL(base: explicit, source: "--otlp-endpoint", appendPathUnlessPresent: true)
-        } else if let traces = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            endpoint = try tracesURL(base: traces, source: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", appendPathUnlessPresent: false)
+            endpoint = try signalURL(base: explicit, source: "--otlp-endpoint", signal: signal, appendPathUnlessPresent: true)
+        } else if let url = env(specific + "ENDPOINT") {
+            endpoint = try signalURL(base: url, source: specific + "ENDPOINT", signal: signal, appendPathUnlessPresent: false)
         } else if let base = env("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            endpoint = try tracesURL(base: base, source: "OTEL_EXPORTER_OTLP_ENDPOINT", appendPathUnlessPresent: false, alwaysAppend: true)
+            endpoint = try signalURL(base: base, source: "OTEL_EXPORTER_OTLP_ENDPOINT", signal: signal, appendPathUnlessPresent: false, alwaysAppend: true)
         } else {
             return nil
         }
         var headers: [(String, String)] = []
-        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS", specific + "HEADERS"] {
             guard let raw = env(name) else { continue }
             for (k, v) in try parseHeaders(raw, source: name) {
                 headers.removeAll { $0.0.lowercased() == k.lowercased() }
@@ -54,7 +67,7 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
             }
         }
         var timeout = 10.0
-        if let ms = env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") ?? env("OTEL_EXPORTER_OTLP_TIMEOUT") {
+        if let ms = env(specific + "TIMEOUT") ?? env("OTEL_EXPORTER_OTLP_TIMEOUT") {
             guard let v = Double(ms), v > 0 else {
                 throw .invalidTimeout(value: ms)
             }
@@ -63,16 +76,19 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
         return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout)
     }
 
-    static func tracesURL(base: String, source: String, appendPathUnlessPresent: Bool,
+    static func signalURL(base: String, source: String, signal: OTLPSignal, appendPathUnlessPresent: Bool,
                           alwaysAppend: Bool = false) throws(OTLPConfigurationError) -> URL {
         guard var components = URLComponents(string: base),
               let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
               components.host?.isEmpty == false else {
             throw .invalidEndpoint(value: base, source: source)
         }
-        let path = components.path
-        if alwaysAppend || (appendPathUnlessPresent && !path.hasSuffix("/v1/traces")) {
-            components.path = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/v1/traces"
+        var path = components.path
+        if appendPathUnlessPresent && signal != .traces && path.hasSuffix(OTLPSignal.traces.path) {
+            path.removeLast(OTLPSignal.traces.path.count)
+        }
+        if alwaysAppend || (appendPathUnlessPresent && !path.hasSuffix(signal.path)) {
+            components.path = (path.hasSuffix("/") ? String(path.dropLast()) : path) + signal.path
         }
         guard let url = components.url else { throw .invalidEndpoint(value: base, source: source) }
         if components.scheme?.lowercased() == "https" { throw .tlsUnsupported(value: base, source: source) }

@@ -35,8 +35,20 @@ public final class OTLPHTTPExporter: SpanExporter {
         try await post(body)
     }
 
+    /// Sends one metrics request (the configuration's endpoint is a `/v1/metrics` one).
+    public func export(metrics request: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest) async throws(ExportError) {
+        if closed.withLock({ $0 }) { throw ExportError.shutDown }
+        let body: Data
+        do {
+            body = try request.serializedData()
+        } catch {
+            throw ExportError.permanent(reason: "encoding OTLP protobuf: \(error)")
+        }
+        try await post(body, partialSuccess: Self.checkMetricsPartialSuccess)
+    }
+
     /// POSTs an already-encoded request body.
-    func post(_ body: Data) async throws(ExportError) {
+    func post(_ body: Data, partialSuccess: (Data, String?) throws(ExportError) -> Void = checkPartialSuccess) async throws(ExportError) {
         let url = configuration.endpoint.absoluteString
         guard let target else { throw .permanent(reason: "POST \(url): only http:// endpoints are supported") }
         var headers = [("Content-Type", "application/x-protobuf"), ("User-Agent", "uprobe-trace/\(InstrumentationScope.version)")]
@@ -44,7 +56,7 @@ public final class OTLPHTTPExporter: SpanExporter {
         let response = try await send(target, headers: headers, body: [UInt8](body))
         let status = response.status
         if (200..<300).contains(status) {
-            try Self.checkPartialSuccess(Data(response.body), contentType: response.headers["content-type"])
+            try partialSuccess(Data(response.body), response.headers["content-type"])
             return
         }
         let detail = String(decoding: response.body.prefix(200), as: UTF8.self)
@@ -55,7 +67,7 @@ public final class OTLPHTTPExporter: SpanExporter {
             let retryAfter = response.headers["retry-after"].flatMap(Self.parseRetryAfter)
             throw .retryable(reason: reason, retryAfter: retryAfter)
         case 404:
-            throw .permanent(reason: reason + "; check the endpoint path (OTLP/HTTP traces live at /v1/traces)")
+            throw .permanent(reason: reason + "; check the endpoint path (OTLP/HTTP receivers take traces at /v1/traces, metrics at /v1/metrics)")
         case 401, 403:
             throw .permanent(reason: reason + "; check OTEL_EXPORTER_OTLP_HEADERS carries the credentials")
         default:
@@ -102,11 +114,20 @@ public final class OTLPHTTPExporter: SpanExporter {
 
     /// A 2xx may still carry `partial_success` with rejected spans; surface them so they are
     /// counted. An undecodable body is not an error: the request itself succeeded.
-    static func checkPartialSuccess(_ body: Data, contentType: String?) throws(ExportError) {
+    static func checkPartialSuccess(_ body: Data, _ contentType: String?) throws(ExportError) {
         guard !body.isEmpty, contentType?.lowercased().hasPrefix("application/x-protobuf") ?? true,
               let response = try? Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse(serializedBytes: body),
               response.hasPartialSuccess, response.partialSuccess.rejectedSpans > 0 else { return }
         throw .partiallyRejected(rejected: Int(clamping: response.partialSuccess.rejectedSpans),
+                                 message: response.partialSuccess.errorMessage)
+    }
+
+    /// The same for metrics: rejected data points are counted as rejected items.
+    static func checkMetricsPartialSuccess(_ body: Data, _ contentType: String?) throws(ExportError) {
+        guard !body.isEmpty, contentType?.lowercased().hasPrefix("application/x-protobuf") ?? true,
+              let response = try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(serializedBytes: body),
+              response.hasPartialSuccess, response.partialSuccess.rejectedDataPoints > 0 else { return }
+        throw .partiallyRejected(rejected: Int(clamping: response.partialSuccess.rejectedDataPoints),
                                  message: response.partialSuccess.errorMessage)
     }
 

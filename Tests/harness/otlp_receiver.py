@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A minimal OTLP/HTTP receiver for the end-to-end tests: accepts POST
 /v1/traces, saves each accepted body as OUTDIR/N.pb, answers 200 with an
-empty ExportTraceServiceResponse. Prints "listening PORT" when ready.
+empty ExportTraceServiceResponse. POST /v1/metrics bodies are decoded with
+the opentelemetry-proto package and appended to OUTDIR/metrics.jsonl (one
+request a line, protobuf JSON mapping). Prints "listening PORT" when ready.
 
 Usage: otlp_receiver.py OUTDIR [--port N] [--responses LIST] [--hang]
 
@@ -56,6 +58,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/v1/metrics":
+            return self.metrics(body)
         ok = self.path == "/v1/traces" and self.headers.get("Content-Type") == "application/x-protobuf"
         answer = next_answer() if ok else "404"
         log(answer)
@@ -70,6 +74,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(int(code))
         if retry_after:
             self.send_header("Retry-After", retry_after)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def metrics(self, body):
+        from google.protobuf import json_format
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+        request = metrics_service_pb2.ExportMetricsServiceRequest()
+        request.ParseFromString(body)
+        with lock, open(os.path.join(outdir, "metrics.jsonl"), "a") as f:
+            f.write(json_format.MessageToJson(request, indent=None) + "\n")
+        self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
         self.end_headers()
