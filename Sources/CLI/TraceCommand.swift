@@ -22,6 +22,7 @@ struct TraceCommand: ParsableCommand {
           uprobe-trace --ssl                                # HTTP over the host's libssl.so.3, every process
           uprobe-trace --ssl --pid 4321                     # only the libssl that pid 4321 maps
           uprobe-trace --mysql --pid 4321 --sql-literals    # mysql_real_query statements, literals kept
+          uprobe-trace --postgres --pid 4321                # libpq statements (sync and async)
           uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
           uprobe-trace --pid 1234 --syscalls --tcp --metrics-addr 127.0.0.1:9464   # syscalls, TCP connects and bytes
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
@@ -30,7 +31,7 @@ struct TraceCommand: ParsableCommand {
 
         With --pid and no family flag, each family is tried on the process
         (go-http: a Go program with net/http; ssl: it maps libssl; mysql: it
-        maps libmariadb/libmysqlclient); stderr says which applied and why the
+        maps libmariadb/libmysqlclient; postgres: it maps libpq); stderr says which applied and why the
         others were skipped. Naming families narrows the choice; --syscalls
         and --tcp (kernel tracepoints: every syscall or TCP event of the
         process) are opt-in and add to what is detected.
@@ -39,7 +40,7 @@ struct TraceCommand: ParsableCommand {
         (never with a uretprobe, which crashes Go programs); a server request
         costs 2 uprobe hits, a client request 3, and in programs that make
         client calls each new goroutine 1 (to find a client call's parent). --ssl costs 2 hits per SSL_read/SSL_write call
-        (several per request); --mysql 2 per query. TLS bodies are never
+        (several per request); --mysql 2 per query; --postgres 7 per PQexec. TLS bodies are never
         exported, nor Authorization/Cookie header values. Needs root (or CAP_BPF, CAP_PERFMON and
         CAP_SYS_PTRACE). OTEL_EXPORTER_OTLP_ENDPOINT, ..._TRACES_ENDPOINT,
         ..._HEADERS and OTEL_SERVICE_NAME are honoured.
@@ -85,7 +86,7 @@ struct TraceCommand: ParsableCommand {
             _ = try parsePID(String(p).trimmingCharacters(in: .whitespaces))
         }
         if families.choices.isEmpty && pid.isEmpty && exe.isEmpty {
-            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --ssl [LIB], --mysql [LIB]")
+            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --ssl [LIB], --mysql [LIB], --postgres [LIB]")
         }
         if (families.syscalls || families.tcp) && pid.isEmpty {
             throw ValidationError("--syscalls and --tcp need --pid PID (they trace processes)")

@@ -17,6 +17,9 @@ struct FamilyFlags: ParsableArguments {
     @Option(name: .customLong("mysql"), help: ArgumentHelp("Trace mysql_real_query. The value is optional: a libmariadb/libmysqlclient path or name; omitted: the one the --pid maps, else the host's.", valueName: "library"))
     var mysql: String?
 
+    @Option(name: .customLong("postgres"), help: ArgumentHelp("Trace libpq statements (PQexec, PQexecParams, PQprepare/PQexecPrepared, PQsendQuery*/PQgetResult). The value is optional: a libpq path or name; omitted: the one the --pid maps, else the host's libpq.so.5.", valueName: "library"))
+    var postgres: String?
+
     @Flag(name: .customLong("syscalls"), help: "Count each syscall of the --pid processes with a latency histogram (kernel-side; on --metrics-addr and in a table at exit). Opt-in: adds to the families --pid detects.")
     var syscalls = false
 
@@ -40,6 +43,7 @@ struct FamilyFlags: ParsableArguments {
         if goHTTP { out.append(.init(GoHTTPFamily.self)) }
         if let ssl { out.append(.init(OpenSSLFamily.self, spec: ssl.isEmpty ? nil : ssl)) }
         if let mysql { out.append(.init(MySQLFamily.self, spec: mysql.isEmpty ? nil : mysql)) }
+        if let postgres { out.append(.init(PostgresFamily.self, spec: postgres.isEmpty ? nil : postgres)) }
         if syscalls || tcp { out.append(.init(SystemFamily.self, spec: [syscalls ? "syscalls" : nil, tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: ","))) }
         return out
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What an OTLP request carries: the path it is POSTed to and the name in the
 /// signal-specific environment variables (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`).
@@ -18,15 +21,18 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
     public var headers: [(String, String)]
     /// Per-request timeout in seconds.
     public var timeout: Double
+    /// Certificates for an `https://` endpoint.
+    public var tls: TLSSettings
 
-    public init(endpoint: URL, headers: [(String, String)] = [], timeout: Double = 10) {
+    public init(endpoint: URL, headers: [(String, String)] = [], timeout: Double = 10, tls: TLSSettings = TLSSettings()) {
         self.endpoint = endpoint
         self.headers = headers
         self.timeout = timeout
+        self.tls = tls
     }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.endpoint == b.endpoint && a.timeout == b.timeout
+        a.endpoint == b.endpoint && a.timeout == b.timeout && a.tls == b.tls
             && a.headers.map { [$0.0, $0.1] } == b.headers.map { [$0.0, $0.1] }
     }
 
@@ -73,7 +79,17 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
             }
             timeout = v / 1000
         }
-        return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout)
+        // TLS files: the signal's variable, else the general one. Checked now, so a
+        // typo is one error line at start rather than every export failing.
+        var files: [String?] = []
+        for name in ["CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"] {
+            let variable = env(specific + name) != nil ? specific + name : "OTEL_EXPORTER_OTLP_" + name
+            let path = env(variable)
+            if let path, access(path, R_OK) != 0 { throw .unreadableFile(path: path, source: variable) }
+            files.append(path)
+        }
+        let tls = TLSSettings(caFile: files[0], clientCertificate: files[1], clientKey: files[2])
+        return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout, tls: tls)
     }
 
     static func signalURL(base: String, source: String, signal: OTLPSignal, appendPathUnlessPresent: Bool,
@@ -91,7 +107,6 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
             components.path = (path.hasSuffix("/") ? String(path.dropLast()) : path) + signal.path
         }
         guard let url = components.url else { throw .invalidEndpoint(value: base, source: source) }
-        if components.scheme?.lowercased() == "https" { throw .tlsUnsupported(value: base, source: source) }
         return url
     }
 
@@ -118,8 +133,8 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
     case invalidEndpoint(value: String, source: String)
     case invalidHeaders(value: String, source: String)
     case invalidTimeout(value: String)
-    /// https:// endpoints: the exporter speaks plain HTTP only (see HTTPClient).
-    case tlsUnsupported(value: String, source: String)
+    /// A certificate or key file that cannot be read.
+    case unreadableFile(path: String, source: String)
 
     public var description: String {
         switch self {
@@ -127,8 +142,8 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
             return "\(source): '\(v)' is not an http(s) URL; give one like http://localhost:4318"
         case .invalidHeaders(_, let source):
             return "\(source): expected key=value pairs separated by commas, values percent-encoded (api-key=abc%20def,tenant=t1)"
-        case .tlsUnsupported(let v, let source):
-            return "\(source): '\(v)': https is not supported by the built-in exporter; hint: send to a collector's plain-HTTP port (http://HOST:4318), e.g. a local OpenTelemetry Collector that forwards over TLS"
+        case .unreadableFile(let path, let source):
+            return "\(source): cannot read \(path); hint: give a readable PEM file (the collector's CA for _CERTIFICATE, yours for _CLIENT_CERTIFICATE/_CLIENT_KEY)"
         case .invalidTimeout(let v):
             return "OTEL_EXPORTER_OTLP_TIMEOUT: '\(v)' is not a positive number of milliseconds"
         }

@@ -7,7 +7,8 @@ import Tracing
 /// Sends spans as OTLP/HTTP protobuf: `POST <endpoint>` with `Content-Type:
 /// application/x-protobuf` and a serialized `ExportTraceServiceRequest` body.
 ///
-/// Uses the small socket client in `HTTPClient` (plain HTTP/1.1, one connection per batch),
+/// Uses the small socket client in `HTTPClient` (HTTP/1.1, one connection per batch, TLS
+/// through the system's OpenSSL loaded only when an `https://` endpoint is used),
 /// not URLSession: FoundationNetworking would load libcurl and ~30 shared libraries into
 /// every run of the tool. Failures map to ``ExportError``: 429, 502, 503,
 /// 504 and connection-level errors (refused, timed out, reset, DNS) are retryable, with the
@@ -50,7 +51,7 @@ public final class OTLPHTTPExporter: SpanExporter {
     /// POSTs an already-encoded request body.
     func post(_ body: Data, partialSuccess: (Data, String?) throws(ExportError) -> Void = checkPartialSuccess) async throws(ExportError) {
         let url = configuration.endpoint.absoluteString
-        guard let target else { throw .permanent(reason: "POST \(url): only http:// endpoints are supported") }
+        guard let target else { throw .permanent(reason: "POST \(url): only http:// and https:// endpoints are supported") }
         var headers = [("Content-Type", "application/x-protobuf"), ("User-Agent", "uprobe-trace/\(InstrumentationScope.version)")]
         headers += configuration.headers
         let response = try await send(target, headers: headers, body: [UInt8](body))
@@ -80,12 +81,13 @@ public final class OTLPHTTPExporter: SpanExporter {
     private func send(_ target: HTTPClient.Target, headers: [(String, String)], body: [UInt8]) async throws(ExportError) -> HTTPClient.Response {
         let url = configuration.endpoint.absoluteString
         let timeout = configuration.timeout
+        let tls = configuration.tls
         let cancelled = Mutex(false)
         let result: Result<HTTPClient.Response, ExportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {
                     do throws(HTTPClient.Failure) {
-                        let r = try HTTPClient.post(target, headers: headers, body: body, timeout: timeout,
+                        let r = try HTTPClient.post(target, headers: headers, body: body, timeout: timeout, tls: tls,
                                                     isCancelled: { cancelled.withLock { $0 } })
                         continuation.resume(returning: .success(r))
                     } catch {
@@ -108,6 +110,8 @@ public final class OTLPHTTPExporter: SpanExporter {
         case .cancelled:
             return .permanent(reason: "POST \(target): cancelled")
         case .protocolError(let why):
+            return .permanent(reason: "POST \(target): \(why)")
+        case .tls(let why):
             return .permanent(reason: "POST \(target): \(why)")
         }
     }

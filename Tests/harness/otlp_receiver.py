@@ -6,12 +6,15 @@ the opentelemetry-proto package and appended to OUTDIR/metrics.jsonl (one
 request a line, protobuf JSON mapping). Prints "listening PORT" when ready.
 
 Usage: otlp_receiver.py OUTDIR [--port N] [--responses LIST] [--hang]
+                         [--tls CERT KEY] [--client-ca CA]
 
   --port N          listen on this port (default: any free one)
   --responses LIST  answer the first requests with these instead of 200, in
                     order: CODE, CODE:RETRY_AFTER_SECONDS, or "hang"
                     (e.g. 503,429:1); later requests get 200
   --hang            every request: read it, then never answer
+  --tls CERT KEY    serve HTTPS with this certificate chain and key (PEM)
+  --client-ca CA    with --tls: require a client certificate signed by CA
 
 Every request is logged to OUTDIR/requests.log as "MONOTONIC_SECONDS ANSWER"
 (ANSWER: the status sent, or "hang").
@@ -33,6 +36,8 @@ parser.add_argument("outdir")
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--responses", default="")
 parser.add_argument("--hang", action="store_true")
+parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+parser.add_argument("--client-ca")
 args = parser.parse_args()
 
 outdir = args.outdir
@@ -96,5 +101,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+if args.tls:
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*args.tls)
+    if args.client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(args.client_ca)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(f"listening {server.server_address[1]}", flush=True)
 server.serve_forever()

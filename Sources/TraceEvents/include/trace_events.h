@@ -38,6 +38,7 @@ enum ut_probe_family {
     UT_FAMILY_GO_HTTP = 0,
     UT_FAMILY_OPENSSL = 1,
     UT_FAMILY_MYSQL = 2,
+    UT_FAMILY_POSTGRES = 3,
     UT_FAMILY_SYSTEM = 5,
     UT_FAMILY_COUNT = 8, /* slots of ut_lost; a new family takes the next free index */
 };
@@ -48,6 +49,7 @@ static inline const char *ut_family_name(__u32 family) {
     case UT_FAMILY_GO_HTTP: return "go_http";
     case UT_FAMILY_OPENSSL: return "openssl";
     case UT_FAMILY_MYSQL: return "mysql";
+    case UT_FAMILY_POSTGRES: return "postgres";
     case UT_FAMILY_SYSTEM: return "system";
     default: return 0;
     }
@@ -62,6 +64,8 @@ enum ut_event_kind {
     UT_EVENT_GO_HTTP_HEAD = UT_KIND(UT_FAMILY_GO_HTTP, 3),   /* a Go server request began: struct ut_go_head_event + raw request head */
     UT_EVENT_SSL = UT_KIND(UT_FAMILY_OPENSSL, 1),            /* one SSL_read/SSL_write(_ex) call: struct ut_ssl_event + data */
     UT_EVENT_MYSQL_QUERY = UT_KIND(UT_FAMILY_MYSQL, 1),      /* one mysql_real_query call: struct ut_mysql_event + statement */
+    UT_EVENT_PG_SEND = UT_KIND(UT_FAMILY_POSTGRES, 1),       /* a libpq PQsend* call: struct ut_pg_send_event + statement */
+    UT_EVENT_PG_END = UT_KIND(UT_FAMILY_POSTGRES, 2),        /* its last result (PQgetResult returned NULL): struct ut_pg_end_event */
     UT_EVENT_TCP_CONNECT = UT_KIND(UT_FAMILY_SYSTEM, 1),     /* one outbound TCP connect, SYN_SENT..ESTABLISHED or CLOSE: struct ut_tcp_connect_event */
 };
 
@@ -153,6 +157,60 @@ struct ut_mysql_event {
     __u32 reserved;
 };
 
+/* Which libpq function sent a statement (ut_pg_send_event.function). */
+enum ut_pg_function {
+    UT_PG_SEND_QUERY = 1,           /* PQsendQuery (PQexec) */
+    UT_PG_SEND_QUERY_PARAMS = 2,    /* PQsendQueryParams (PQexecParams) */
+    UT_PG_SEND_PREPARE = 3,         /* PQsendPrepare (PQprepare) */
+    UT_PG_SEND_QUERY_PREPARED = 4,  /* PQsendQueryPrepared (PQexecPrepared) */
+};
+
+#define UT_PG_NAME_MAX 64
+
+/* A statement a libpq connection sent, at the PQsend* entry (h.start_ns =
+ * h.end_ns); `captured` bytes of the statement text follow (none for
+ * PQsendQueryPrepared, which names a prepared statement instead). */
+struct ut_pg_send_event {
+    struct ut_event_header h;
+    __u64 conn;                     /* the PGconn* */
+    __u32 function;                 /* enum ut_pg_function */
+    __s32 n_params;                 /* nParams of the *Params / *Prepared / Prepare calls, else 0 */
+    __u64 length;                   /* the statement's full length when known (strlen within the capture), else ~0 */
+    __u32 captured;                 /* bytes of the statement that follow */
+    __u16 name_len;                 /* bytes of `name` (stmtName, not NUL-terminated; 0: unnamed) */
+    __u16 db_len;                   /* bytes of `db` (PQdb(conn)); 0: unknown */
+    char name[UT_PG_NAME_MAX];      /* PQsendPrepare / PQsendQueryPrepared: the statement name */
+    char db[UT_PG_NAME_MAX];        /* the connection's database name */
+};
+
+/* The end of a statement: the PQgetResult call that returned NULL after at
+ * least one result. h.start_ns is the send's (the join key with its
+ * ut_pg_send_event), h.end_ns the NULL return. */
+struct ut_pg_end_event {
+    struct ut_event_header h;
+    __u64 conn;
+    __u32 results;                  /* non-NULL results the statement returned */
+    __s32 status;                   /* ExecStatusType of the first error result; -1: no error result, -2: status not readable */
+    char sqlstate[8];               /* its SQLSTATE (5 characters, NUL-padded); empty: none or not readable */
+};
+
+/* Where libpq keeps what the probes read, decoded from the library's own
+ * accessors (PQresultStatus, PQresultErrorField, PQdb, PQtransactionStatus) by
+ * Sources/Families/Postgres/PostgresLayout.swift. result_status,
+ * result_err_fields, conn_db_name, conn_async_status: 0 = unknown, not read
+ * (none of those fields is a struct's first); the field_* are used only with
+ * result_err_fields. */
+struct ut_pg_offsets {
+    __s32 result_status;            /* PGresult.resultStatus (int) */
+    __s32 result_err_fields;        /* PGresult.errFields (PGMessageField*) */
+    __s32 field_next;               /* PGMessageField.next */
+    __s32 field_code;               /* PGMessageField.code (char) */
+    __s32 field_contents;           /* PGMessageField.contents (char[]) */
+    __s32 conn_db_name;             /* PGconn.dbName (char*) */
+    __s32 conn_async_status;        /* PGconn.asyncStatus (PGAsyncStatusType; 0 = PGASYNC_IDLE) */
+    __s32 reserved;
+};
+
 /* One outbound TCP connect of a traced process (system.bpf.c): h.start_ns when
  * the socket entered SYN_SENT (in connect()), h.end_ns when it left it;
  * h.tid is the connecting thread. */
@@ -186,8 +244,8 @@ struct ut_syscall_stats {
 struct ut_tcp_stats {
     __u64 outbound;       /* connects that reached ESTABLISHED */
     __u64 inbound;        /* connections accept() returned */
-    __u64 bytes_sent;     /* tcp_sendmsg results (TCP payload) */
-    __u64 bytes_received; /* bytes tcp_recvmsg copied to the process (tcp_cleanup_rbuf) */
+    __u64 bytes_sent;     /* TCP payload bytes sent (sock:sock_send_length results) */
+    __u64 bytes_received; /* TCP payload bytes received (sock:sock_recv_length results, MSG_PEEK excluded) */
 };
 /* --tcp: failed connects per process and errno (system_tcp_errors, value: __u64 count). */
 struct ut_tcp_error_key {
@@ -241,6 +299,7 @@ struct ut_config {
     __u32 capture_bytes; /* plaintext/statement bytes to copy per call, <= UT_CAPTURE_MAX */
     struct ut_go_offsets go;
     struct ut_ssl_callers ssl;
+    struct ut_pg_offsets pg;
 };
 
 #define UT_EVENT_HEADER_SIZE 40
@@ -249,9 +308,12 @@ struct ut_config {
 #define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
-#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE)
+#define UT_PG_OFFSETS_SIZE (8 * 4)
+#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_PG_OFFSETS_SIZE)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
+#define UT_PG_SEND_EVENT_SIZE (40 + 32 + 2 * UT_PG_NAME_MAX)
+#define UT_PG_END_EVENT_SIZE (40 + 24)
 #define UT_TCP_CONNECT_EVENT_SIZE (40 + 16 + 32)
 #define UT_SYSCALL_STATS_SIZE (16 + 8 * UT_SYSCALL_BUCKETS)
 
@@ -267,6 +329,9 @@ enum ut_layout_size {
     UT_SIZEOF_CONFIG = UT_CONFIG_SIZE,
     UT_SIZEOF_SSL_EVENT = UT_SSL_EVENT_SIZE,
     UT_SIZEOF_MYSQL_EVENT = UT_MYSQL_EVENT_SIZE,
+    UT_SIZEOF_PG_SEND_EVENT = UT_PG_SEND_EVENT_SIZE,
+    UT_SIZEOF_PG_END_EVENT = UT_PG_END_EVENT_SIZE,
+    UT_SIZEOF_PG_OFFSETS = UT_PG_OFFSETS_SIZE,
     UT_SIZEOF_CAPTURE_MAX = UT_CAPTURE_MAX,
     UT_SIZEOF_TCP_CONNECT_EVENT = UT_TCP_CONNECT_EVENT_SIZE,
     UT_SIZEOF_SYSCALL_STATS = UT_SYSCALL_STATS_SIZE,
@@ -281,6 +346,9 @@ _Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offset
 _Static_assert(sizeof(struct ut_config) == UT_CONFIG_SIZE, "ut_config layout");
 _Static_assert(sizeof(struct ut_ssl_event) == UT_SSL_EVENT_SIZE, "ut_ssl_event layout");
 _Static_assert(sizeof(struct ut_mysql_event) == UT_MYSQL_EVENT_SIZE, "ut_mysql_event layout");
+_Static_assert(sizeof(struct ut_pg_send_event) == UT_PG_SEND_EVENT_SIZE, "ut_pg_send_event layout");
+_Static_assert(sizeof(struct ut_pg_end_event) == UT_PG_END_EVENT_SIZE, "ut_pg_end_event layout");
+_Static_assert(sizeof(struct ut_pg_offsets) == UT_PG_OFFSETS_SIZE, "ut_pg_offsets layout");
 _Static_assert(sizeof(struct ut_tcp_connect_event) == UT_TCP_CONNECT_EVENT_SIZE, "ut_tcp_connect_event layout");
 _Static_assert(sizeof(struct ut_syscall_stats) == UT_SYSCALL_STATS_SIZE, "ut_syscall_stats layout");
 _Static_assert(sizeof(struct ut_tcp_stats) == 32, "ut_tcp_stats layout");
