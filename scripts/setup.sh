@@ -7,7 +7,7 @@ packages=(
   libbpf-dev libelf-dev libdw-dev zlib1g-dev clang llvm bpftool binutils
   golang-go libssl-dev protobuf-compiler pkg-config libcurl4-openssl-dev
   mariadb-server libmariadb-dev python3-mysqldb python3-yaml postgresql python3-psycopg2 libpq-dev python3-pip curl wrk bpftrace openssl prometheus
-  nginx
+  nginx strace
 )
 
 missing=()

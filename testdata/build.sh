@@ -5,6 +5,7 @@
 #   c/fixture.c    -> bin/fixture-pie      (gcc -fPIE -pie)
 #                  -> bin/fixture-nopie    (gcc -fno-pie -no-pie)
 #                  -> bin/fixture-gz       (PIE, debug sections SHF_COMPRESSED)
+#   c/system_fixture.c -> bin/system-fixture (known syscalls and TCP traffic; --syscalls/--tcp tests)
 #   bpf/site_count.bpf.c -> bin/site_count.bpf.o (clang -target bpf; uprobe_multi tests)
 #   go/server      -> bin/go-server        (go build)
 #                  -> bin/go-server-stripped (go build -ldflags='-s -w')
@@ -40,6 +41,10 @@ fi
 if stale "$out/fixture-gz" "$here/c/fixture.c" "$0"; then
   # Debug sections compressed with SHF_COMPRESSED (zlib), for the decompression tests.
   gcc -O1 -g -gz=zlib -fPIE -pie -o "$out/fixture-gz" "$here/c/fixture.c"
+fi
+
+if stale "$out/system-fixture" "$here/c/system_fixture.c"; then
+  gcc -O1 -g -Wall -o "$out/system-fixture" "$here/c/system_fixture.c"
 fi
 
 if stale "$out/site_count.bpf.o" "$here/bpf/site_count.bpf.c" "$0"; then

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# compile-bpf.sh SOURCE.bpf.c TRACE_EVENTS_INCLUDE FAMILIES_DIR NAME OUTPUT.swift
+# compile-bpf.sh SOURCE.bpf.c TRACE_EVENTS_INCLUDE FAMILIES_DIR NAME OUTPUT.swift [VMLINUX_DIR]
 # Called by the BPFCompiler plugin. Compiles one BPF program and writes
 # `enum NAME_bpf` (the libbpf skeleton's naming): the ELF object as base64 and
 # one constant per program, map and global the object defines.
 set -euo pipefail
 src=$1 inc=$2 families=$3 name=$4 out=$5
+# CO-RE sources: the directory holding the generated vmlinux.h (gen-vmlinux.sh).
+core=()
+[ $# -ge 6 ] && core=(-I "$6")
 find_tool() { local t; for t in "$@"; do command -v "$t" >/dev/null 2>&1 && { echo "$t"; return; }; done; }
 clang=${BPF_CLANG:-$(find_tool /usr/bin/clang /usr/bin/clang-14 clang)}
 objdump=$(find_tool /usr/bin/llvm-objdump /usr/bin/llvm-objdump-14 llvm-objdump)
@@ -12,7 +15,7 @@ objdump=$(find_tool /usr/bin/llvm-objdump /usr/bin/llvm-objdump-14 llvm-objdump)
 [ -n "$objdump" ] || { echo "error: llvm-objdump not found (Debian package llvm); run scripts/setup.sh" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$clang" -target bpf -O2 -g -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -I "$inc" -I "$families" -I "$(dirname "$src")" \
+"$clang" -target bpf -O2 -g -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -I "$inc" -I "$families" -I "$(dirname "$src")" "${core[@]}" \
   -Wall -Werror -c "$src" -o "$tmp/obj.o"
 # Keep BTF (libbpf needs it for maps and globals), drop DWARF to keep the literal small.
 for s in /usr/bin/llvm-strip /usr/bin/llvm-strip-14 llvm-strip; do

@@ -20,6 +20,8 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
     case uprobe(program: String, path: String, offset: UInt64, pid: Int32, errno: Int32)
     /// bpf(BPF_LINK_CREATE) of a uprobe_multi link over `sites` offsets of `path` failed.
     case uprobeMulti(program: String, path: String, sites: Int, pid: Int32, errno: Int32)
+    /// `bpf_program__attach` of a program on a kernel hook (tracepoint, raw tracepoint, ...) failed.
+    case kernelHook(program: String, section: String, errno: Int32)
     /// Called in the wrong phase (config after load, attach before load, use after detach).
     case state(String)
 
@@ -64,6 +66,11 @@ public enum AttachError: Error, Sendable, CustomStringConvertible {
                 hint = "UPROBE_TRACE_NO_UPROBE_MULTI=1 falls back to one perf uprobe per site; `uprobe-trace doctor` checks kernel support"
             }
             return "attaching \(program) as a uprobe_multi link at \(sites) sites of \(path) (\(target)) failed: \(Errno(e)); hint: \(hint)"
+        case .kernelHook(let program, let section, let e):
+            let hint = e == ENOENT
+                ? "the running kernel has no such hook (tracepoint or function), or tracefs is not mounted (`uprobe-trace doctor` checks)"
+                : "`uprobe-trace doctor` checks kernel support (BTF, tracefs)"
+            return "attaching \(program) to \(section) failed: \(Errno(e)); hint: \(hint)"
         case .state(let what):
             return "\(what); hint: this is a bug in the caller (open, configure, load, attach, then read; detach last)"
         }

@@ -16,7 +16,8 @@ public struct UprobeSite: Sendable, Hashable {
 
 /// Everything needed to put one embedded BPF object to work in one file: the
 /// object, its read-only config, the sites, and the maps it shares with an
-/// object already loaded.
+/// object already loaded — or, for a family on kernel hooks, the programs to
+/// attach where their `SEC()` names say.
 public struct ProbeRequest: Sendable {
     public var object: EmbeddedBPFObject
     /// The file the uprobes are in, as the kernel resolves it (through /proc/PID/root for a pid).
@@ -31,15 +32,23 @@ public struct ProbeRequest: Sendable {
     /// of creating them (state shared across processes, e.g. Go clients in one
     /// process and the servers they call in another).
     public var sharedMaps: [BPFMapName]
+    /// Programs on kernel hooks (tracepoints, raw tracepoints), attached where
+    /// their `SEC()` names say; `path` is then only for messages.
+    public var kernelPrograms: [BPFProgramName]
+    /// Programs of the object left out of the load (hooks this request does not use).
+    public var unusedPrograms: [BPFProgramName]
 
     public init(object: EmbeddedBPFObject, path: String, pid: Int32?, config: ut_config = ut_config(),
-                sites: [UprobeSite], sharedMaps: [BPFMapName] = []) {
+                sites: [UprobeSite], sharedMaps: [BPFMapName] = [], kernelPrograms: [BPFProgramName] = [],
+                unusedPrograms: [BPFProgramName] = []) {
         self.object = object
         self.path = path
         self.pid = pid
         self.config = config
         self.sites = sites
         self.sharedMaps = sharedMaps
+        self.kernelPrograms = kernelPrograms
+        self.unusedPrograms = unusedPrograms
     }
 }
 
@@ -65,6 +74,7 @@ public final class AttachedProbes: Sendable {
             config.target_tgid = request.pid.map { UInt32(bitPattern: $0) } ?? 0
             try object.setReadOnlyGlobal(CommonBPF.config, to: config)
             try object.use(shared)
+            for program in request.unusedPrograms { try object.skipLoading(program) }
             if let peer {
                 for map in request.sharedMaps { try object.reuseMap(map, fd: try peer.object.mapFD(map)) }
             }
@@ -82,6 +92,7 @@ public final class AttachedProbes: Sendable {
                 try object.attachUprobes(program: g.program, path: request.path, offsets: g.offsets,
                                          pid: request.pid, retprobe: g.retprobe)
             }
+            for program in request.kernelPrograms { try object.attachKernelProgram(program) }
         } catch {
             object.detach()
             throw error
@@ -93,7 +104,7 @@ public final class AttachedProbes: Sendable {
     /// The object's name (`go_http`, ...): the family it belongs to.
     public var name: String { object.name }
 
-    /// Number of attached uprobes.
+    /// Number of attached probes: uprobe sites and kernel hooks.
     public var probeCount: Int { object.attachedCount }
 
     /// Removes every probe and unloads the programs. Stop the reader first. Idempotent.

@@ -171,6 +171,9 @@ public final class BPFObject: @unchecked Sendable {
         }
     }
 
+    /// Keeps `link` until `detach()`; the caller holds the lock.
+    func addLink(_ link: OpaquePointer) { links.append(link) }
+
     /// How many probe sites are attached: one per perf uprobe, `siteCount`
     /// per uprobe_multi link.
     public var attachedCount: Int { lock.withLock { links.count + multiLinks.reduce(0) { $0 + $1.siteCount } } }

@@ -49,15 +49,23 @@ public struct KernelFeatures: Sendable {
         return .ok(name, "\(release): uprobes, ring buffers and bpf_ktime_get_boot_ns (5.8+); \(multi)")
     }
 
-    /// `btf`: /sys/kernel/btf/vmlinux (`stat`).
+    /// `btf`: /sys/kernel/btf/vmlinux, parsed by libbpf (`btf__load_vmlinux_btf`):
+    /// the kernel types the CO-RE programs of --syscalls and --tcp are relocated against.
     public func btf() -> FeatureCheck {
         let path = "/sys/kernel/btf/vmlinux"
         var st = stat()
         guard stat(path, &st) == 0 else {
-            return .warn("btf", "\(path) is missing: the kernel was built without CONFIG_DEBUG_INFO_BTF; uprobe-trace does not need it, bpftrace and CO-RE tools do",
+            return .warn("btf", "\(path) is missing: the kernel was built without CONFIG_DEBUG_INFO_BTF; --syscalls and --tcp (CO-RE programs) cannot load, the uprobe families do not need it",
                          fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (the default in Debian, Ubuntu, Fedora and RHEL kernels)")
         }
-        return .ok("btf", "\(path) (\(st.st_size / 1024) KiB)")
+        guard let btf = btf__load_vmlinux_btf() else {
+            let e = errno
+            return .warn("btf", "\(path) exists but libbpf cannot parse it (\(Errno(e))); --syscalls and --tcp cannot load",
+                         fix: "update libbpf (Debian: libbpf1) to one that knows this kernel's BTF")
+        }
+        let types = btf__type_cnt(btf)
+        btf__free(btf)
+        return .ok("btf", "\(path) (\(st.st_size / 1024) KiB, \(types) types): CO-RE programs (--syscalls, --tcp) can load")
     }
 
     /// `uprobe_pmu`: the perf PMU type uprobes are created with, from sysfs.

@@ -23,8 +23,9 @@ struct DoctorCommand: ParsableCommand {
                              bpf_ktime_get_boot_ns need 5.8+. uprobe_multi links
                              (6.6+) are reported (see uprobe_multi).
         btf                  /sys/kernel/btf/vmlinux, the kernel's own type
-                             information. uprobe-trace's programs make no CO-RE
-                             relocations, so it is optional here; bpftrace needs it.
+                             information, parsed by libbpf. The CO-RE programs
+                             of --syscalls and --tcp are relocated against it;
+                             the uprobe families do not need it.
         uprobe_pmu           /sys/bus/event_source/devices/uprobe: the perf PMU
                              through which uprobes are made without tracefs
                              (kernel built with CONFIG_UPROBE_EVENTS).

@@ -48,6 +48,7 @@ struct SelfMetrics: Sendable {
                       exporters.map { (["exporter": $0.0], $0.1.exportSeconds) })
         bpfSamples(attached, into: &out)
         requestSamples(into: &out)
+        SystemMetrics(attached: attached).render(into: &out)
         out.family("process_start_time_seconds", "gauge", "Start time of the uprobe-trace process since the Unix epoch, in seconds.",
                    [([:], startTime)])
         return out.text

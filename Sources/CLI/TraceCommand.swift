@@ -24,6 +24,7 @@ struct TraceCommand: ParsableCommand {
           uprobe-trace --mysql --pid 4321 --sql-literals    # mysql_real_query statements, literals kept
           uprobe-trace --postgres --pid 4321                # libpq statements (sync and async)
           uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
+          uprobe-trace --pid 1234 --syscalls --tcp --metrics-addr 127.0.0.1:9464   # syscalls, TCP connects and bytes
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
           uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
           uprobe-trace --pid 1234 --go-http --metrics-addr 127.0.0.1:9464 --ring-buffer-size 16777216
@@ -31,7 +32,9 @@ struct TraceCommand: ParsableCommand {
         With --pid and no family flag, each family is tried on the process
         (go-http: a Go program with net/http; ssl: it maps libssl; mysql: it
         maps libmariadb/libmysqlclient; postgres: it maps libpq); stderr says which applied and why the
-        others were skipped. Naming families narrows the choice.
+        others were skipped. Naming families narrows the choice; --syscalls
+        and --tcp (kernel tracepoints: every syscall or TCP event of the
+        process) are opt-in and add to what is detected.
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
@@ -84,6 +87,9 @@ struct TraceCommand: ParsableCommand {
         }
         if families.choices.isEmpty && pid.isEmpty && exe.isEmpty {
             throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --ssl [LIB], --mysql [LIB], --postgres [LIB]")
+        }
+        if (families.syscalls || families.tcp) && pid.isEmpty {
+            throw ValidationError("--syscalls and --tcp need --pid PID (they trace processes)")
         }
         if families.goHTTP && pid.isEmpty && exe.isEmpty {
             throw ValidationError("--go-http needs --pid PID or --exe PATH")
@@ -173,6 +179,7 @@ struct TraceCommand: ParsableCommand {
             Log.write("uprobe-trace: metrics: \(m.exports) exports to \(endpoint), \(m.failures) failed\(m.lastError.map { " (last: \($0))" } ?? "")\n")
         }
         metrics?.stop()
+        if let table = SystemMetrics(attached: session.attached).summary() { Log.write(table) }
         // Last, because it can be slow: perf uprobes wait for an RCU grace period each.
         let probes = session.probeCount
         if probes > 8 { Log.write("uprobe-trace: detaching \(probes) probes\n") }

@@ -20,6 +20,12 @@ struct FamilyFlags: ParsableArguments {
     @Option(name: .customLong("postgres"), help: ArgumentHelp("Trace libpq statements (PQexec, PQexecParams, PQprepare/PQexecPrepared, PQsendQuery*/PQgetResult). The value is optional: a libpq path or name; omitted: the one the --pid maps, else the host's libpq.so.5.", valueName: "library"))
     var postgres: String?
 
+    @Flag(name: .customLong("syscalls"), help: "Count each syscall of the --pid processes with a latency histogram (kernel-side; on --metrics-addr and in a table at exit). Opt-in: adds to the families --pid detects.")
+    var syscalls = false
+
+    @Flag(name: .customLong("tcp"), help: "TCP of the --pid processes: a 'tcp connect' span per outbound connect, connection, byte and connect-error counters on --metrics-addr. Opt-in like --syscalls.")
+    var tcp = false
+
     @Option(name: .customLong("capture-bytes"), help: ArgumentHelp("Bytes of TLS plaintext / SQL text copied per call (max 8192). Longer statements are marked truncated.", valueName: "n"))
     var captureBytes: UInt32 = 1024
 
@@ -38,6 +44,7 @@ struct FamilyFlags: ParsableArguments {
         if let ssl { out.append(.init(OpenSSLFamily.self, spec: ssl.isEmpty ? nil : ssl)) }
         if let mysql { out.append(.init(MySQLFamily.self, spec: mysql.isEmpty ? nil : mysql)) }
         if let postgres { out.append(.init(PostgresFamily.self, spec: postgres.isEmpty ? nil : postgres)) }
+        if syscalls || tcp { out.append(.init(SystemFamily.self, spec: [syscalls ? "syscalls" : nil, tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: ","))) }
         return out
     }
 }

@@ -57,7 +57,9 @@ final class TraceSession: Sendable {
                 target = .process(pid)
             }
             // Per-program families follow the program; library families stay on their library file.
-            for plan in try planner.plans(for: target) where plan.request.object.name == GoHTTPFamily.name || planner.autoDetect {
+            // Kernel-hook families (system) follow a pid through exec by themselves.
+            for plan in try planner.plans(for: target)
+            where (plan.request.object.name == GoHTTPFamily.name || planner.autoDetect) && plan.request.kernelPrograms.isEmpty {
                 if let pid = plan.request.pid { detach(family: plan.request.object.name, pid: pid) }
                 resources.update(plan)
                 try attach(plan)

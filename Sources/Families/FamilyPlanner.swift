@@ -38,7 +38,8 @@ public struct FamilyPlanner: Sendable {
         self.options = options
     }
 
-    public var autoDetect: Bool { choices.isEmpty }
+    /// No family named but opt-in ones (`--syscalls`, `--tcp`), which add to what is detected.
+    public var autoDetect: Bool { choices.allSatisfy { $0.family.optIn } }
 
     /// The plans for all targets (processes, then executables; with no process,
     /// the library families probe their library file for every process).
@@ -72,8 +73,10 @@ public struct FamilyPlanner: Sendable {
         var made: [Decision] = []
         for family in ProbeFamilies.all {
             let flag = family.flag
+            let optIn = choices.first { $0.family.id == family.id }
+            if family.optIn && optIn == nil { continue }
             do {
-                plans.append(try plan(family, target, spec: nil))
+                plans.append(try plan(family, target, spec: optIn?.spec))
                 made.append(Decision(family: flag, pid: pid, skipped: nil))
             } catch {
                 if let e = error as? SymbolsError, e.isAboutTheProcess { throw e }

@@ -9,5 +9,6 @@ public enum ProbeFamilies {
         OpenSSLFamily.self,
         MySQLFamily.self,
         PostgresFamily.self,
+        SystemFamily.self,
     ]
 }

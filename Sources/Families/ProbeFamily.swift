@@ -14,6 +14,9 @@ public protocol ProbeFamily: Sendable {
     static var flag: String { get }
     /// What `--pid PID` with no family flag tries, in the stderr line: "Go net/http".
     static var traces: String { get }
+    /// Auto-detection leaves it out unless its flag is given; its flag then
+    /// adds it to what `--pid` detects instead of narrowing the choice.
+    static var optIn: Bool { get }
 
     /// Where this family's probes go for `target`. `spec` is the flag's value
     /// (a library path or name), nil when the flag came without one or when
@@ -27,6 +30,8 @@ public protocol ProbeFamily: Sendable {
 }
 
 extension ProbeFamily {
+    public static var optIn: Bool { false }
+
     /// `go_http`, `openssl`, `mysql`: its BPF object, metrics label and summary name.
     public static var name: String { familyName(id) }
 }

@@ -1,8 +1,10 @@
 /* Shared by every BPF program in bpf/: license, the ring buffer, lost counters, config. */
 #ifndef UPROBE_TRACE_COMMON_BPF_H
 #define UPROBE_TRACE_COMMON_BPF_H
+#ifndef __VMLINUX_H__ /* CO-RE programs include the generated vmlinux.h first instead */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
+#endif
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "trace_events.h"

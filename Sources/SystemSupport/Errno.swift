@@ -23,3 +23,19 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     /// The text and the number: "No such file or directory (errno 2)".
     public var description: String { "\(text) (errno \(code))" }
 }
+
+extension Errno {
+    /// The symbolic name the C library gives the value (`strerrorname_np(3)`,
+    /// glibc 2.32+: "ECONNREFUSED"); "E" and the number when it has none.
+    public var name: String {
+        guard let f = Self.strerrorname, let s = f(code) else { return "E\(code)" }
+        return String(cString: s)
+    }
+
+    /// `strerrorname_np`, looked up at run time: Glibc's module map declares it
+    /// only under _GNU_SOURCE.
+    private static let strerrorname: (@convention(c) (Int32) -> UnsafePointer<CChar>?)? = {
+        guard let sym = dlsym(nil, "strerrorname_np") else { return nil }
+        return unsafeBitCast(sym, to: (@convention(c) (Int32) -> UnsafePointer<CChar>?).self)
+    }()
+}

@@ -22,6 +22,21 @@ import TraceEvents
         #expect(MemoryLayout<ut_go_h2_trace>.size == Int(UT_SIZEOF_GO_H2_TRACE.rawValue))
         #expect(MemoryLayout<ut_go_h2_trace>.offset(of: \.traceparent) == 8)
         #expect(MemoryLayout<ut_go_h2_trace>.offset(of: \.tracestate) == 8 + Int(UT_H2_TRACEPARENT_MAX))
+        #expect(MemoryLayout<ut_tcp_connect_event>.size == Int(UT_SIZEOF_TCP_CONNECT_EVENT.rawValue))
+        #expect(MemoryLayout<ut_syscall_stats>.size == Int(UT_SIZEOF_SYSCALL_STATS.rawValue))
+        #expect(MemoryLayout<ut_tcp_stats>.size == Int(UT_SIZEOF_TCP_STATS.rawValue))
+        #expect(MemoryLayout<ut_syscall_key>.size == 8 && MemoryLayout<ut_tcp_error_key>.size == 8)
+    }
+
+    @Test func systemRecordFieldOffsets() {
+        typealias E = ut_tcp_connect_event
+        #expect(MemoryLayout<E>.offset(of: \.error) == 40)
+        #expect(MemoryLayout<E>.offset(of: \.dport) == 46)
+        #expect(MemoryLayout<E>.offset(of: \.daddr) == 56)
+        #expect(MemoryLayout<E>.offset(of: \.saddr) == 72)
+        #expect(MemoryLayout<ut_syscall_stats>.offset(of: \.buckets) == 16)
+        #expect(UT_FAMILY_SYSTEM.rawValue < UT_FAMILY_COUNT.rawValue)
+        #expect(ut_event_family(UInt32(UT_EVENT_TCP_CONNECT.rawValue)) == UT_FAMILY_SYSTEM.rawValue)
     }
 
     @Test func headerFieldOffsets() {

@@ -8,7 +8,9 @@
 #ifndef UPROBE_TRACE_TRACE_EVENTS_H
 #define UPROBE_TRACE_TRACE_EVENTS_H
 
+#ifndef __VMLINUX_H__ /* CO-RE programs (system.bpf.c) take the types from the generated vmlinux.h */
 #include <linux/types.h>
+#endif
 
 /* Capture sizes of the strings a Go HTTP event carries (bytes, not NUL-terminated;
  * the *_len fields hold the full Go length, which may be larger). */
@@ -38,6 +40,7 @@ enum ut_probe_family {
     UT_FAMILY_OPENSSL = 1,
     UT_FAMILY_MYSQL = 2,
     UT_FAMILY_POSTGRES = 3,
+    UT_FAMILY_SYSTEM = 5,
     UT_FAMILY_COUNT = 8, /* slots of ut_lost; a new family takes the next free index */
 };
 
@@ -48,6 +51,7 @@ static inline const char *ut_family_name(__u32 family) {
     case UT_FAMILY_OPENSSL: return "openssl";
     case UT_FAMILY_MYSQL: return "mysql";
     case UT_FAMILY_POSTGRES: return "postgres";
+    case UT_FAMILY_SYSTEM: return "system";
     default: return 0;
     }
 }
@@ -63,6 +67,7 @@ enum ut_event_kind {
     UT_EVENT_MYSQL_QUERY = UT_KIND(UT_FAMILY_MYSQL, 1),      /* one mysql_real_query call: struct ut_mysql_event + statement */
     UT_EVENT_PG_SEND = UT_KIND(UT_FAMILY_POSTGRES, 1),       /* a libpq PQsend* call: struct ut_pg_send_event + statement */
     UT_EVENT_PG_END = UT_KIND(UT_FAMILY_POSTGRES, 2),        /* its last result (PQgetResult returned NULL): struct ut_pg_end_event */
+    UT_EVENT_TCP_CONNECT = UT_KIND(UT_FAMILY_SYSTEM, 1),     /* one outbound TCP connect, SYN_SENT..ESTABLISHED or CLOSE: struct ut_tcp_connect_event */
 };
 
 /* The family an event kind belongs to. */
@@ -208,6 +213,48 @@ struct ut_pg_offsets {
     __s32 reserved;
 };
 
+/* One outbound TCP connect of a traced process (system.bpf.c): h.start_ns when
+ * the socket entered SYN_SENT (in connect()), h.end_ns when it left it;
+ * h.tid is the connecting thread. */
+struct ut_tcp_connect_event {
+    struct ut_event_header h;
+    __s32 error;      /* 0: established; else the errno the connect failed with (sk_err), -1: closed with none */
+    __u16 family;     /* AF_INET or AF_INET6 */
+    __u16 dport;      /* peer port, host order */
+    __u16 sport;      /* local port, host order */
+    __u16 reserved[3];
+    __u8 daddr[16];   /* peer address: 4 bytes (AF_INET) or 16 (AF_INET6) */
+    __u8 saddr[16];
+};
+
+/* --syscalls: per-CPU statistics of one syscall of one traced process
+ * (BPF_MAP_TYPE_PERCPU_HASH system_syscalls, key struct ut_syscall_key).
+ * Latency bucket i counts calls of [2^i, 2^(i+1)) ns (bucket 0: < 2 ns, the
+ * last one: everything from 2^(UT_SYSCALL_BUCKETS-1) ns on). */
+#define UT_SYSCALL_BUCKETS 36
+struct ut_syscall_key {
+    __u32 tgid;
+    __u32 nr;
+};
+struct ut_syscall_stats {
+    __u64 count;
+    __u64 total_ns;
+    __u64 buckets[UT_SYSCALL_BUCKETS];
+};
+
+/* --tcp: per-CPU counters of one traced process (system_tcp, key: tgid). */
+struct ut_tcp_stats {
+    __u64 outbound;       /* connects that reached ESTABLISHED */
+    __u64 inbound;        /* connections accept() returned */
+    __u64 bytes_sent;     /* TCP payload bytes sent (sock:sock_send_length results) */
+    __u64 bytes_received; /* TCP payload bytes received (sock:sock_recv_length results, MSG_PEEK excluded) */
+};
+/* --tcp: failed connects per process and errno (system_tcp_errors, value: __u64 count). */
+struct ut_tcp_error_key {
+    __u32 tgid;
+    __s32 error;
+};
+
 /* Byte offsets of the Go struct fields the probes read (from DWARF or the
  * per-version table in GoRuntime); set before load, never compiled in. */
 struct ut_go_offsets {
@@ -297,6 +344,8 @@ struct ut_config {
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
 #define UT_PG_SEND_EVENT_SIZE (40 + 32 + 2 * UT_PG_NAME_MAX)
 #define UT_PG_END_EVENT_SIZE (40 + 24)
+#define UT_TCP_CONNECT_EVENT_SIZE (40 + 16 + 32)
+#define UT_SYSCALL_STATS_SIZE (16 + 8 * UT_SYSCALL_BUCKETS)
 
 /* The same sizes as enum constants: Swift imports these, but not a macro with
  * more than one operator (UT_GO_HTTP_EVENT_SIZE). */
@@ -315,6 +364,9 @@ enum ut_layout_size {
     UT_SIZEOF_PG_END_EVENT = UT_PG_END_EVENT_SIZE,
     UT_SIZEOF_PG_OFFSETS = UT_PG_OFFSETS_SIZE,
     UT_SIZEOF_CAPTURE_MAX = UT_CAPTURE_MAX,
+    UT_SIZEOF_TCP_CONNECT_EVENT = UT_TCP_CONNECT_EVENT_SIZE,
+    UT_SIZEOF_SYSCALL_STATS = UT_SYSCALL_STATS_SIZE,
+    UT_SIZEOF_TCP_STATS = 32,
 };
 
 _Static_assert(sizeof(struct ut_event_header) == UT_EVENT_HEADER_SIZE, "ut_event_header layout");
@@ -329,5 +381,8 @@ _Static_assert(sizeof(struct ut_mysql_event) == UT_MYSQL_EVENT_SIZE, "ut_mysql_e
 _Static_assert(sizeof(struct ut_pg_send_event) == UT_PG_SEND_EVENT_SIZE, "ut_pg_send_event layout");
 _Static_assert(sizeof(struct ut_pg_end_event) == UT_PG_END_EVENT_SIZE, "ut_pg_end_event layout");
 _Static_assert(sizeof(struct ut_pg_offsets) == UT_PG_OFFSETS_SIZE, "ut_pg_offsets layout");
+_Static_assert(sizeof(struct ut_tcp_connect_event) == UT_TCP_CONNECT_EVENT_SIZE, "ut_tcp_connect_event layout");
+_Static_assert(sizeof(struct ut_syscall_stats) == UT_SYSCALL_STATS_SIZE, "ut_syscall_stats layout");
+_Static_assert(sizeof(struct ut_tcp_stats) == 32, "ut_tcp_stats layout");
 
 #endif
