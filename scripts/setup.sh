@@ -7,6 +7,7 @@ packages=(
   libbpf-dev libelf-dev libdw-dev zlib1g-dev clang llvm bpftool binutils
   golang-go libssl-dev protobuf-compiler pkg-config libcurl4-openssl-dev
   mariadb-server libmariadb-dev python3-mysqldb python3-yaml python3-pip curl wrk bpftrace openssl
+  golang-google-grpc-dev # grpc-go 1.33.3 source for testdata/grpc-build.sh
 )
 
 missing=()

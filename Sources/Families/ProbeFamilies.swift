@@ -8,5 +8,6 @@ public enum ProbeFamilies {
         GoHTTPFamily.self,
         OpenSSLFamily.self,
         MySQLFamily.self,
+        GoGRPCFamily.self,
     ]
 }

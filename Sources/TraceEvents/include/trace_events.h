@@ -36,7 +36,8 @@ enum ut_probe_family {
     UT_FAMILY_GO_HTTP = 0,
     UT_FAMILY_OPENSSL = 1,
     UT_FAMILY_MYSQL = 2,
-    UT_FAMILY_COUNT = 4, /* slots of ut_lost; a new family takes the next free index */
+    UT_FAMILY_GO_GRPC = 4,
+    UT_FAMILY_COUNT = 8, /* slots of ut_lost; a new family takes the next free index */
 };
 
 /* The family's name: its BPF object, metrics label and summary name. */
@@ -45,6 +46,7 @@ static inline const char *ut_family_name(__u32 family) {
     case UT_FAMILY_GO_HTTP: return "go_http";
     case UT_FAMILY_OPENSSL: return "openssl";
     case UT_FAMILY_MYSQL: return "mysql";
+    case UT_FAMILY_GO_GRPC: return "go_grpc";
     default: return 0;
     }
 }
@@ -58,6 +60,9 @@ enum ut_event_kind {
     UT_EVENT_GO_HTTP_HEAD = UT_KIND(UT_FAMILY_GO_HTTP, 3),   /* a Go server request began: struct ut_go_head_event + raw request head */
     UT_EVENT_SSL = UT_KIND(UT_FAMILY_OPENSSL, 1),            /* one SSL_read/SSL_write(_ex) call: struct ut_ssl_event + data */
     UT_EVENT_MYSQL_QUERY = UT_KIND(UT_FAMILY_MYSQL, 1),      /* one mysql_real_query call: struct ut_mysql_event + statement */
+    UT_EVENT_GO_GRPC_SERVER = UT_KIND(UT_FAMILY_GO_GRPC, 1),  /* one RPC served: struct ut_go_grpc_event, sent at WriteStatus */
+    UT_EVENT_GO_GRPC_CLIENT = UT_KIND(UT_FAMILY_GO_GRPC, 2),  /* one RPC made: struct ut_go_grpc_event, sent at clientStream.finish */
+    UT_EVENT_GO_GRPC_CONTEXT = UT_KIND(UT_FAMILY_GO_GRPC, 3), /* a served RPC began with a traceparent: struct ut_go_grpc_event (no end yet) */
 };
 
 /* The family an event kind belongs to. */
@@ -148,6 +153,41 @@ struct ut_mysql_event {
     __u32 reserved;
 };
 
+/* Capture sizes of a gRPC event's method name ("/package.Service/Method") and
+ * incoming traceparent (55 characters in version 00). */
+#define UT_GRPC_METHOD_MAX 128
+#define UT_TRACEPARENT_MAX 56
+
+/* One gRPC call, server or client (go_grpc.bpf.c). */
+struct ut_go_grpc_event {
+    struct ut_event_header h;        /* start_ns: HEADERS decoded (server) / newClientStream entry (client); end_ns: status */
+    struct ut_go_request_ref parent; /* client: the served RPC it runs under (same process; goroutine or its creator) */
+    __s32 status_code;               /* grpc status code; -1: not read (UT_FLAG_READ_FAILED) */
+    __u16 method_len;                /* full lengths of the Go strings */
+    __u16 traceparent_len;           /* server: the incoming `traceparent` metadata; 0: none */
+    char method[UT_GRPC_METHOD_MAX];
+    char traceparent[UT_TRACEPARENT_MAX];
+};
+
+/* Byte offsets of the grpc-go struct fields go_grpc.bpf.c reads (DWARF, or the
+ * table keyed by grpc-go's module version: Sources/Families/GoGRPC/GoGRPCOffsets.swift). */
+struct ut_go_grpc_offsets {
+    __u64 meta_frame_headers;    /* x/net/http2.MetaHeadersFrame.HeadersFrame (*HeadersFrame) */
+    __u64 meta_frame_fields;     /* x/net/http2.MetaHeadersFrame.Fields ([]hpack.HeaderField) */
+    __u64 frame_stream_id;       /* HeadersFrame.FrameHeader + FrameHeader.StreamID (uint32) */
+    __u64 header_field_name;     /* x/net/http2/hpack.HeaderField.Name (string) */
+    __u64 header_field_value;    /* hpack.HeaderField.Value (string) */
+    __u64 header_field_size;     /* sizeof(hpack.HeaderField): the slice stride */
+    __u64 stream_id;             /* grpc/internal/transport.Stream.id (uint32) */
+    __u64 stream_method;         /* transport.Stream.method (string) */
+    __u64 stream_status;         /* transport.Stream.status (*status.Status) */
+    __u64 status_proto;          /* grpc/internal/status.Status.s (*spb.Status) */
+    __u64 error_proto;           /* grpc/internal/status.Error.e (*spb.Status) */
+    __u64 proto_code;            /* genproto googleapis/rpc/status.Status.Code (int32) */
+    __u64 client_stream_attempt; /* grpc.clientStream.attempt (*csAttempt) */
+    __u64 attempt_stream;        /* grpc.csAttempt.s (*transport.Stream) */
+};
+
 /* Byte offsets of the Go struct fields the probes read (from DWARF or the
  * per-version table in GoRuntime); set before load, never compiled in. */
 struct ut_go_offsets {
@@ -194,6 +234,7 @@ struct ut_config {
     __u32 capture_bytes; /* plaintext/statement bytes to copy per call, <= UT_CAPTURE_MAX */
     struct ut_go_offsets go;
     struct ut_ssl_callers ssl;
+    struct ut_go_grpc_offsets grpc;
 };
 
 #define UT_EVENT_HEADER_SIZE 40
@@ -202,7 +243,9 @@ struct ut_config {
 #define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
-#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE)
+#define UT_GO_GRPC_OFFSETS_SIZE (14 * 8)
+#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_GO_GRPC_OFFSETS_SIZE)
+#define UT_GO_GRPC_EVENT_SIZE (40 + UT_GO_REQUEST_REF_SIZE + 8 + UT_GRPC_METHOD_MAX + UT_TRACEPARENT_MAX)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
 
@@ -219,6 +262,8 @@ enum ut_layout_size {
     UT_SIZEOF_SSL_EVENT = UT_SSL_EVENT_SIZE,
     UT_SIZEOF_MYSQL_EVENT = UT_MYSQL_EVENT_SIZE,
     UT_SIZEOF_CAPTURE_MAX = UT_CAPTURE_MAX,
+    UT_SIZEOF_GO_GRPC_EVENT = UT_GO_GRPC_EVENT_SIZE,
+    UT_SIZEOF_GO_GRPC_OFFSETS = UT_GO_GRPC_OFFSETS_SIZE,
 };
 
 _Static_assert(sizeof(struct ut_event_header) == UT_EVENT_HEADER_SIZE, "ut_event_header layout");
@@ -229,5 +274,7 @@ _Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offset
 _Static_assert(sizeof(struct ut_config) == UT_CONFIG_SIZE, "ut_config layout");
 _Static_assert(sizeof(struct ut_ssl_event) == UT_SSL_EVENT_SIZE, "ut_ssl_event layout");
 _Static_assert(sizeof(struct ut_mysql_event) == UT_MYSQL_EVENT_SIZE, "ut_mysql_event layout");
+_Static_assert(sizeof(struct ut_go_grpc_event) == UT_GO_GRPC_EVENT_SIZE, "ut_go_grpc_event layout");
+_Static_assert(sizeof(struct ut_go_grpc_offsets) == UT_GO_GRPC_OFFSETS_SIZE, "ut_go_grpc_offsets layout");
 
 #endif

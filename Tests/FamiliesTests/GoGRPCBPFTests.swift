@@ -1,0 +1,173 @@
+@testable import Families
+import Attach
+import Foundation
+import Testing
+import TraceEvents
+import Tracing
+
+/// Loads go_grpc.bpf.c and attaches it, through the family's own plan, to the
+/// testdata gRPC server and client (grpc-go 1.33.3 from Debian) built by Go 1.19
+/// and the newest Go, with and without DWARF; the spans come from the family's
+/// decoder. Needs root.
+@Suite(.serialized) struct GoGRPCBPFTests {
+    typealias S = GoGRPCTestSupport
+
+    /// Requested codes of the unary calls, in turn, and each one's sleep (ms).
+    static let codes: [Int32] = [0, 5, 13, 14] // OK, NOT_FOUND, INTERNAL, UNAVAILABLE
+    static func sleepMs(_ code: Int32) -> Int { [0: 0, 5: 1, 13: 2, 14: 3][code] ?? 0 }
+    static let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+    static let callerSpan = "00f067aa0ba902b7"
+
+    @Test("BPF root: gRPC SERVER and CLIENT spans per RPC, unary and streaming", arguments: GoGRPCTestSupport.builds.map { "\($0.go)/\($0.variant)" })
+    func spans(_ build: String) throws {
+        guard S.canRun() else { return }
+        let (go, variant) = (String(build.split(separator: "/")[0]), String(build.split(separator: "/")[1]))
+        let server = try GoHTTPTestSupport.Server(binary: S.fixture(go: go, variant: variant, "server"))
+        let client = try S.Client(binary: S.fixture(go: go, variant: variant, "client"), server: server.address)
+
+        let serverPlan = try GoGRPCPlan.forProcess(server.pid)
+        let clientPlan = try GoGRPCPlan.forProcess(client.pid)
+        #expect(serverPlan.grpcVersion == "v1.33.3")
+        // Every per-RPC probe on an emulated instruction.
+        for p in serverPlan.placed + clientPlan.placed {
+            #expect(p.instruction?.cost == .emulated, "\(p.function): \(String(describing: p.instruction))")
+        }
+        #expect(Set(serverPlan.functions).isSuperset(of: GoGRPCPlan.serverFunctions))
+        #expect(Set(clientPlan.functions) == Set(GoGRPCPlan.clientFunctions))
+        if variant == "stripped" {
+            #expect(serverPlan.offsetSources.values.allSatisfy { !$0.hasPrefix("DWARF") }, "\(serverPlan.offsetSources)")
+        } else {
+            #expect(serverPlan.offsetSources.values.allSatisfy { $0.hasPrefix("DWARF") }, "\(serverPlan.offsetSources)")
+        }
+
+        let stats = try BPFRunStatistics()
+        let serverProbes = try TestProbes(serverPlan.familyPlan)
+        let clientProbes = try TestProbes(clientPlan.familyPlan)
+        let serverSink = RecordSink(), clientSink = RecordSink()
+        let serverReader = try serverProbes.reader(serverSink.handler)
+        let clientReader = try clientProbes.reader(clientSink.handler)
+        serverReader.start()
+        clientReader.start()
+
+        // 100 unary calls: 25 of each code, each with its sleep.
+        var expectedCalls: [Int32: Int] = [:]
+        for i in 0..<100 {
+            let code = Self.codes[i % Self.codes.count]
+            #expect(client.send("call \(code) \(Self.sleepMs(code))") == "code \(code)")
+            expectedCalls[code, default: 0] += 1
+        }
+        // 10 server-streaming calls: 1...5 messages, OK or INTERNAL at the end.
+        var expectedStreams: [Int32: Int] = [:]
+        for i in 0..<10 {
+            let n = 1 + i % 5, code: Int32 = i % 2 == 0 ? 0 : 13
+            #expect(client.send("stream \(n) \(code)") == "code \(code) got \(n)")
+            expectedStreams[code, default: 0] += 1
+        }
+        // A caller's traceparent in the metadata.
+        #expect(client.send("call 0 0 00-\(Self.traceID)-\(Self.callerSpan)-01") == "code 0")
+        expectedCalls[0, default: 0] += 1
+        // Relay: the server calls itself while serving (a CLIENT span inside a SERVER span).
+        #expect(client.send("relay 14 \(server.address)") == "code 14")
+        expectedCalls[14, default: 0] += 1
+        let clientRPCs = 100 + 10 + 1 + 1
+        let serverRPCs = clientRPCs + 1
+
+        serverSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_SERVER.rawValue), count: serverRPCs)
+        clientSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_CLIENT.rawValue), count: clientRPCs)
+        usleep(200_000) // anything extra would show up now
+        let serverPrograms = try serverProbes.object.programs()
+        let clientPrograms = try clientProbes.object.programs()
+        serverReader.stop()
+        clientReader.stop()
+        #expect(try serverProbes.lostEvents() == 0)
+        #expect(try clientProbes.lostEvents() == 0)
+        serverProbes.detach()
+        clientProbes.detach()
+        _ = stats
+
+        let inServer = serverSink.spans(), inClient = clientSink.spans()
+        let servers = inServer.filter { $0.kind == .server }
+        let relayClients = inServer.filter { $0.kind == .client }
+        let clients = inClient.filter { $0.kind == .client }
+        #expect(servers.count == serverRPCs, "\(servers.count) SERVER spans for \(serverRPCs) RPCs")
+        #expect(relayClients.count == 1, "CLIENT spans in the server: \(relayClients.map(\.name))")
+        #expect(clients.count == clientRPCs && inClient.count == clientRPCs, "\(clients.count) CLIENT spans for \(clientRPCs) RPCs")
+
+        func code(_ s: Span) -> Int32? {
+            if case .int(let c)? = s.attribute("rpc.grpc.status_code") { return Int32(c) }
+            return nil
+        }
+        func tally(_ spans: [Span], _ name: String) -> [Int32: Int] {
+            spans.filter { $0.name == name }.reduce(into: [:]) { $0[code($1) ?? -1, default: 0] += 1 }
+        }
+        let call = "uptrace.test.Echo/Call", stream = "uptrace.test.Echo/Stream", relay = "uptrace.test.Echo/Relay"
+        #expect(tally(servers, call) == expectedCalls)
+        #expect(tally(servers, stream) == expectedStreams)
+        #expect(tally(servers, relay) == [14: 1])
+        var expectedClientCalls = expectedCalls
+        expectedClientCalls[14, default: 0] -= 1 // the relayed Call is made by the server
+        #expect(tally(clients, call) == expectedClientCalls)
+        #expect(tally(clients, stream) == expectedStreams)
+        #expect(tally(clients, relay) == [14: 1])
+
+        for s in servers + clients + relayClients {
+            #expect(s.attribute("rpc.system") == .string("grpc"))
+            #expect(s.attribute("rpc.service") == .string("uptrace.test.Echo"))
+            #expect(s.attribute("rpc.method").map { "uptrace.test.Echo/\($0)" } == s.name)
+            #expect(s.startTimeUnixNano > 0 && s.startTimeUnixNano < s.endTimeUnixNano)
+            guard let c = code(s) else {
+                Issue.record("\(s.name): no status code")
+                continue
+            }
+            // Semantic conventions: a server errs on the server's faults only; a client on any non-OK.
+            let error = s.kind == .server ? [13, 14].contains(c) : c != 0
+            if error {
+                #expect(s.status != .unset && s.status != .ok, "\(s.kind) \(s.name) code \(c): \(s.status)")
+            } else {
+                #expect(s.status == .unset, "\(s.kind) \(s.name) code \(c): \(s.status)")
+            }
+            if s.name == call, c != 14 || s.kind == .server {
+                let ms = UInt64(Self.sleepMs(c))
+                #expect(s.durationNanos >= ms * 1_000_000, "\(s.kind) \(s.name) code \(c) lasted \(s.durationNanos) ns < \(ms) ms")
+            }
+        }
+        // The caller's traceparent makes its server span a child of the caller's span.
+        let joined = servers.filter { $0.traceID.hex == Self.traceID }
+        #expect(joined.count == 1, "server spans in the caller's trace: \(joined.count)")
+        #expect(joined.first?.parentSpanID?.hex == Self.callerSpan)
+        #expect(joined.first?.name == call)
+        // The Call the server made while serving Relay is that Relay span's child, and serves the inner Call.
+        if let outer = servers.first(where: { $0.name == relay }), let inner = relayClients.first {
+            #expect(inner.traceID == outer.traceID && inner.parentSpanID == outer.spanID)
+            #expect(outer.startTimeUnixNano < inner.startTimeUnixNano && inner.endTimeUnixNano < outer.endTimeUnixNano)
+            #expect(inner.name == call && code(inner) == 14)
+        }
+        // Streams last from start to status: each sent its messages first.
+        for s in servers.filter({ $0.name == stream }) { #expect(s.durationNanos > 0) }
+
+        // Hits per RPC, per probe (bpf_enable_stats run counts).
+        func runs(_ programs: [BPFProgramInfo], _ name: String) -> UInt64 { programs.first { $0.name == name }?.runCount ?? 0 }
+        let n = UInt64(serverRPCs), m = UInt64(clientRPCs)
+        let headers = runs(serverPrograms, "grpc_server_headers"), begin = runs(serverPrograms, "grpc_server_begin")
+        let status = runs(serverPrograms, "grpc_server_status")
+        let cBegin = runs(clientPrograms, "grpc_client_begin"), cStream = runs(clientPrograms, "grpc_client_stream")
+        let cEnd = runs(clientPrograms, "grpc_client_end")
+        // Go 1.19 probes the stack-check jbe: once more when the goroutine's stack grows there.
+        let slack: UInt64 = go == "go19" ? 2 : 1
+        #expect((n...slack * n).contains(headers), "operateHeaders \(headers) for \(n) RPCs")
+        #expect((n...slack * n).contains(begin), "handleStream \(begin) for \(n) RPCs")
+        #expect((n...slack * n).contains(status), "WriteStatus \(status) for \(n) RPCs")
+        #expect((m...slack * m).contains(cBegin), "newClientStream \(cBegin) for \(m) RPCs")
+        #expect((m...slack * m).contains(cStream), "newAttemptLocked \(cStream) for \(m) RPCs")
+        // finish: once per unary call, twice per stream (its context watcher calls it again).
+        #expect((m + 10...slack * (m + 10)).contains(cEnd), "finish \(cEnd) for \(m) RPCs")
+        func f(_ x: UInt64, _ d: UInt64) -> String { String(format: "%.2f", Double(x) / Double(d)) }
+        print("""
+            grpc hits [\(build)] per served RPC (\(n)): operateHeaders \(f(headers, n)), handleStream \(f(begin, n)), \
+            WriteStatus \(f(status, n)); per RPC made (\(m)): newClientStream \(f(cBegin, m)), \
+            newAttemptLocked \(f(cStream, m)), finish \(f(cEnd, m)); instructions: \
+            \(Set((serverPlan.placed + clientPlan.placed).map { "\($0.function.split(separator: ".").last ?? ""): \($0.instruction.map { "\($0)" } ?? "?")" }).sorted().joined(separator: "; "))
+            """)
+    }
+
+}

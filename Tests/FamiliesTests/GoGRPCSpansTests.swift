@@ -1,0 +1,128 @@
+@testable import Families
+import Foundation
+import GoRuntime
+import Symbols
+import Testing
+import TraceEvents
+import Tracing
+
+/// gRPC events → spans, trace contexts, and where the offsets come from (no root).
+@Suite struct GoGRPCSpansTests {
+    static let spans = GoGRPCSpans(clock: BootClock(), resource: { pid in Resource(attributes: [.int("process.pid", Int64(pid))]) })
+
+    static func event(_ role: GoGRPCEvent.Role, code: Int32?, method: String = "/pkg.v1.Greeter/SayHello", goid: UInt64 = 7,
+                      start: UInt64 = 1_000, traceparent: String? = nil, parent: GoRequestRef? = nil) -> GoGRPCEvent {
+        GoGRPCEvent(role: role, pid: 42, goid: goid, startBootNanos: start, endBootNanos: start + 5_000, statusCode: code,
+                    method: method, traceparent: traceparent, parent: parent)
+    }
+
+    @Test func nameAndAttributesFollowTheRPCConventions() {
+        let s = Self.spans.span(for: Self.event(.server, code: 0), context: .root(.always))
+        #expect(s.name == "pkg.v1.Greeter/SayHello" && s.kind == .server)
+        #expect(s.attribute("rpc.system") == .string("grpc"))
+        #expect(s.attribute("rpc.service") == .string("pkg.v1.Greeter"))
+        #expect(s.attribute("rpc.method") == .string("SayHello"))
+        #expect(s.attribute("rpc.grpc.status_code") == .int(0))
+        #expect(s.status == .unset && s.durationNanos == 5_000)
+    }
+
+    @Test func serverErrsOnlyOnServerFaults() {
+        for code: Int32 in 0...16 {
+            let server = Self.spans.span(for: Self.event(.server, code: code), context: .root(.always))
+            let client = Self.spans.span(for: Self.event(.client, code: code), context: .root(.always))
+            let serverError = [2, 4, 12, 13, 14, 15].contains(code)
+            #expect((server.status != .unset) == serverError, "server code \(code)")
+            #expect((client.status != .unset) == (code != 0), "client code \(code)")
+            #expect(server.attribute("rpc.grpc.status_code") == .int(Int64(code)))
+            if serverError { #expect(server.attribute("error.type") == .string(GoGRPCSpans.codeNames[Int(code)])) }
+        }
+        let unread = Self.spans.span(for: Self.event(.client, code: nil), context: .root(.always))
+        #expect(unread.attribute("rpc.grpc.status_code") == nil && unread.status == .unset)
+    }
+
+    @Test func methodWithoutServiceKeepsItsName() {
+        #expect(GoGRPCSpans.split("/a.B/C")! == ("a.B", "C"))
+        #expect(GoGRPCSpans.split("nopath") == nil)
+        #expect(GoGRPCSpans.split("/onlyservice/") == nil)
+        let s = Self.spans.span(for: Self.event(.server, code: 0, method: "weird"), context: .root(.always))
+        #expect(s.name == "weird" && s.attribute("rpc.service") == nil)
+    }
+
+    @Test func traceparentAndChildren() {
+        var contexts = GoGRPCContexts()
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let begin = Self.event(.context, code: nil, traceparent: tp)
+        contexts.begin(begin)
+        // A client call made while serving it finishes first: the caller's trace, the server span's child.
+        let child = contexts.context(for: Self.event(.client, code: 0, goid: 9, start: 2_000, parent: begin.ref))
+        let server = contexts.context(for: Self.event(.server, code: 0, traceparent: tp))
+        #expect(server.traceID.hex == "4bf92f3577b34da6a3ce929d0e0e4736")
+        #expect(server.parentSpanID?.hex == "00f067aa0ba902b7")
+        #expect(child.traceID == server.traceID && child.parentSpanID == server.spanID)
+        // No traceparent, no parent: a root each.
+        let lone = contexts.context(for: Self.event(.client, code: 0, goid: 11))
+        #expect(lone.parentSpanID == nil && lone.traceID != server.traceID)
+    }
+
+    @Test func recordDecodes() {
+        var e = ut_go_grpc_event()
+        e.h.kind = UInt32(UT_EVENT_GO_GRPC_CLIENT.rawValue)
+        e.h.tgid = 5
+        e.h.start_ns = 10
+        e.h.end_ns = 20
+        e.status_code = 13
+        let m = Array("/a.B/C".utf8)
+        withUnsafeMutableBytes(of: &e.method) { for (i, b) in m.enumerated() { $0[i] = b } }
+        e.method_len = UInt16(m.count)
+        e.parent = ut_go_request_ref(tgid: 5, reserved: 0, goid: 3, start_ns: 9)
+        let decoded = withUnsafeBytes(of: &e) { GoGRPCEvent(bytes: $0) }
+        #expect(decoded?.role == .client && decoded?.method == "/a.B/C" && decoded?.statusCode == 13)
+        #expect(decoded?.parent == GoRequestRef(pid: 5, goid: 3, startBootNanos: 9) && decoded?.traceparent == nil)
+        e.status_code = -1
+        #expect(withUnsafeBytes(of: &e) { GoGRPCEvent(bytes: $0) }?.statusCode == nil)
+        #expect(withUnsafeBytes(of: &e) { GoGRPCEvent(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<100])) } == nil)
+    }
+
+    @Test func tableNeedsTheModuleVersion() throws {
+        let known = GoBuildInfo(goVersion: "go1.19.8", deps: [
+            GoModule(path: "google.golang.org/grpc", version: "v1.33.3"),
+            GoModule(path: "google.golang.org/genproto", version: "v0.0.0-20200413115906-b5235f6e3e2e"),
+        ])
+        let r = try GoGRPCOffsets.resolve(dwarf: nil, displayPath: "/x", buildInfo: known)
+        #expect(r.offsets.stream_method == 72 && r.offsets.stream_status == 224 && r.offsets.frame_stream_id == 8)
+        #expect(r.sources.values.allSatisfy { !$0.hasPrefix("DWARF") })
+        var newer = known
+        newer.deps[0].version = "v1.60.0"
+        #expect { try GoGRPCOffsets.resolve(dwarf: nil, displayPath: "/x", buildInfo: newer) } throws: { e in
+            "\(e)".contains("google.golang.org/grpc v1.60.0") && "\(e)".contains("hint:")
+        }
+        let gopath = GoBuildInfo(goVersion: "go1.19.8")
+        #expect { try GoGRPCOffsets.resolve(dwarf: nil, displayPath: "/x", buildInfo: gopath) } throws: { e in
+            "\(e)".contains("GOPATH") && "\(e)".contains("hint:")
+        }
+    }
+
+    /// Every table row against the DWARF of the fixtures (Go 1.19 and the newest Go).
+    @Test("table rows equal the fixtures' DWARF", arguments: ["go19", "go27"])
+    func tableMatchesDWARF(_ go: String) throws {
+        guard GoGRPCTestSupport.canRun(needsRoot: false) else { return }
+        for prog in ["server", "client"] {
+            let path = GoGRPCTestSupport.fixture(go: go, variant: "normal", prog)
+            let elf = try ELFFile(path: path)
+            let info = try GoBuildInfo.load(from: elf)
+            let dwarf = try #require(try DWARFTypes.load(path: path, structs: Set(GoGRPCOffsets.all.map(\.structName))))
+            let fromDWARF = try GoGRPCOffsets.resolve(dwarf: dwarf, displayPath: path, buildInfo: info)
+            let fromTable = try GoGRPCOffsets.resolve(dwarf: nil, displayPath: path, buildInfo: info)
+            #expect(withUnsafeBytes(of: fromDWARF.offsets) { Array($0) } == withUnsafeBytes(of: fromTable.offsets) { Array($0) },
+                    "\(path): DWARF \(fromDWARF.offsets) table \(fromTable.offsets)")
+        }
+    }
+
+    @Test func notApplicableToAnHTTPOnlyProgram() throws {
+        guard GoHTTPTestSupport.fixturesUnavailable == nil else { return }
+        #expect { try GoGRPCPlan.forExecutable(GoHTTPTestSupport.fixture("go-server")) } throws: { e in
+            if case FamilyError.notApplicable(_, let reason, _) = e { return reason.contains("no google.golang.org/grpc") }
+            return false
+        }
+    }
+}

@@ -1,0 +1,78 @@
+// A gRPC client for the GoGRPC tests. Reads one command per stdin line and
+// answers each with one stdout line, so a test can attach between commands:
+//
+//	call CODE SLEEP_MS [TRACEPARENT]   unary Call          → "code N"
+//	stream N CODE [TRACEPARENT]        server-streaming    → "code N got M"
+//	relay CODE ADDR                    unary Relay (the server calls ADDR)
+//
+// It prints `ready` once connected.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"example.com/grpcfixture/echo"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+func main() {
+	addr := flag.String("addr", "", "server address")
+	flag.Parse()
+	conn, err := echo.Dial(*addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		if len(f) < 3 {
+			fmt.Println("bad command")
+			continue
+		}
+		a, _ := strconv.Atoi(f[1])
+		ctx := context.Background()
+		if len(f) > 3 {
+			ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", f[3])
+		}
+		switch f[0] {
+		case "call":
+			b, _ := strconv.Atoi(f[2])
+			err := conn.Invoke(ctx, "/"+echo.Service+"/Call", &echo.Request{Code: a, SleepMs: b}, new(echo.Reply))
+			fmt.Println("code", int(status.Code(err)))
+		case "relay":
+			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, Relay: f[2]}, new(echo.Reply))
+			fmt.Println("code", int(status.Code(err)))
+		case "stream":
+			b, _ := strconv.Atoi(f[2])
+			s, err := conn.NewStream(ctx, &echo.StreamDesc, "/"+echo.Service+"/Stream")
+			got := 0
+			if err == nil {
+				err = s.SendMsg(&echo.Request{N: a, Code: b})
+			}
+			if err == nil {
+				err = s.CloseSend()
+			}
+			for err == nil {
+				if err = s.RecvMsg(new(echo.Reply)); err == nil {
+					got++
+				}
+			}
+			if err == io.EOF {
+				err = nil
+			}
+			fmt.Println("code", int(status.Code(err)), "got", got)
+		default:
+			fmt.Println("bad command")
+		}
+	}
+}
