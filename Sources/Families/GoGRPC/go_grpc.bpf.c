@@ -29,6 +29,9 @@
 
 /* Most HEADERS fields searched for `traceparent` (grpc-go sends ~8 of its own). */
 #define GRPC_MAX_FIELDS 24
+/* "traceparent" as a little-endian u64 + u32: no memcmp in BPF. */
+#define GRPC_TRACEPAR 0x7261706563617274ULL
+#define GRPC_ENT 0x00746e65U
 
 struct grpc_go_key {
     __u32 tgid;
@@ -185,12 +188,14 @@ int grpc_server_headers(struct pt_regs *ctx) {
                 break;
             __u64 field = fields.ptr + i * stride;
             struct go_str name = {};
-            char text[12] = {};
+            __u64 head = 0; /* "tracepar" */
+            __u32 tail = 0; /* "ent" */
             if (bpf_probe_read_user(&name, sizeof(name), (void *)(field + ut_cfg.grpc.header_field_name)) < 0)
                 break;
-            if (name.len != 11 || bpf_probe_read_user(text, 11, (void *)name.ptr) < 0)
+            if (name.len != 11 || bpf_probe_read_user(&head, 8, (void *)name.ptr) < 0 ||
+                bpf_probe_read_user(&tail, 3, (void *)(name.ptr + 8)) < 0)
                 continue;
-            if (__builtin_memcmp(text, "traceparent", 11) != 0)
+            if (head != GRPC_TRACEPAR || tail != GRPC_ENT) /* hpack field names are lowercase */
                 continue;
             struct go_str value = {};
             if (bpf_probe_read_user(&value, sizeof(value), (void *)(field + ut_cfg.grpc.header_field_value)) < 0 || value.len <= 0)

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// `uprobe-trace` on the gRPC fixtures end to end, as root: auto-detection
+/// picks go-grpc for a grpc-go server, `--go-grpc` on a program without grpc-go
+/// is one error line, and the exported spans carry the RPC conventions.
+@Suite(.serialized) struct GoGRPCTraceTests {
+    static func fixture(_ go: String, _ variant: String, _ prog: String) -> String {
+        Repo.bin.appendingPathComponent("grpc/\(go)/\(variant)/grpc-\(prog)").path
+    }
+
+    /// Builds the gRPC fixtures when missing; false (and an issue under CI) if it cannot.
+    func requireGRPCFixtures() -> Bool {
+        let needed = ["server", "client"].map { Self.fixture("go27", "stripped", $0) }
+        if !needed.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+            _ = try? run("/bin/bash", [Repo.testdata.appendingPathComponent("grpc-build.sh").path])
+        }
+        return require(needed.allSatisfy { FileManager.default.fileExists(atPath: $0) }, "testdata/grpc-build.sh did not build the gRPC fixtures")
+    }
+
+    @Test func autoDetectedOnAStrippedServer() throws {
+        guard requireFixtures(), requireRoot(), requireGRPCFixtures() else { return }
+        let server = try Background(Self.fixture("go27", "stripped", "server"), [])
+        defer { server.process.terminate() }
+        let address = String(try #require(server.stdout.next()).dropFirst("listening ".count))
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-trace-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: json) }
+
+        let tracer = try Background(Repo.tool, ["--pid", String(server.process.processIdentifier), "--otlp-json", json, "--quiet"])
+        tracer.watchdog(seconds: 90)
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.contains("go-grpc applies"), "\(attached)")
+        #expect(attached.contains("grpc-go v1.33.3"), "\(attached)")
+        // The client is not traced: only the server's spans are exported.
+        let commands = "call 13 0\ncall 5 1\nstream 3 0\ncall 0 0 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\n"
+        let r = try run(Self.fixture("go27", "stripped", "client"), ["-addr", address], stdin: commands)
+        #expect(r.stdout == "ready\ncode 13\ncode 5\ncode 0 got 3\ncode 0\n", "\(r.stdout) \(r.stderr)")
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("events lost in the kernel: ") && stderr.contains("go_grpc 0"), "\(stderr)")
+        let all = try spans(inJSONLines: json).filter { attributes($0)["rpc.system"] == "grpc" }
+        #expect(all.count == 4, "\(all)")
+        let byCode = Dictionary(grouping: all) { attributes($0)["rpc.grpc.status_code"] ?? "?" }
+        #expect(byCode["13"]?.first?["name"] as? String == "uptrace.test.Echo/Call")
+        #expect((byCode["13"]?.first?["status"] as? [String: Any])?["code"] as? Int == 2) // STATUS_CODE_ERROR
+        #expect(((byCode["5"]?.first?["status"] as? [String: Any])?["code"] as? Int ?? 0) == 0) // NOT_FOUND: not the server's fault
+        #expect(all.filter { $0["name"] as? String == "uptrace.test.Echo/Stream" }.count == 1)
+        let joined = all.filter { ($0["traceId"] as? String) == "0af7651916cd43dd8448eb211c80319c" }
+        #expect(joined.count == 1 && joined.first?["parentSpanId"] as? String == "b7ad6b7169203331", "\(joined)")
+        for s in all {
+            #expect(s["kind"] as? Int == 2)
+            let a = attributes(s)
+            #expect(a["rpc.service"] == "uptrace.test.Echo" && a["rpc.method"] != nil)
+        }
+    }
+
+    @Test func goGRPCFlagOnAnHTTPOnlyProgramIsOneLine() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let r = try tool("--exe", Repo.fixture("go-server"), "--go-grpc")
+        #expect(r.status != 0)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && r.stderr.contains("no google.golang.org/grpc") && r.stderr.contains("hint:"), "\(r.stderr)")
+    }
+}
