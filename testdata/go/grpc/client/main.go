@@ -3,7 +3,7 @@
 //
 //	call CODE SLEEP_MS [TRACEPARENT]   unary Call          → "code N"
 //	stream N CODE [TRACEPARENT]        server-streaming    → "code N got M"
-//	relay CODE ADDR                    unary Relay (the server calls ADDR)
+//	relay CODE SLEEP_MS ADDR           unary Relay: the server calls Call(CODE, SLEEP_MS) on ADDR
 //
 // It prints `ready` once connected.
 package main
@@ -41,7 +41,7 @@ func main() {
 		}
 		a, _ := strconv.Atoi(f[1])
 		ctx := context.Background()
-		if len(f) > 3 {
+		if len(f) > 3 && f[0] != "relay" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", f[3])
 		}
 		switch f[0] {
@@ -50,7 +50,12 @@ func main() {
 			err := conn.Invoke(ctx, "/"+echo.Service+"/Call", &echo.Request{Code: a, SleepMs: b}, new(echo.Reply))
 			fmt.Println("code", int(status.Code(err)))
 		case "relay":
-			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, Relay: f[2]}, new(echo.Reply))
+			if len(f) < 4 {
+				fmt.Println("bad command")
+				continue
+			}
+			b, _ := strconv.Atoi(f[2])
+			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, SleepMs: b, Relay: f[3]}, new(echo.Reply))
 			fmt.Println("code", int(status.Code(err)))
 		case "stream":
 			b, _ := strconv.Atoi(f[2])
