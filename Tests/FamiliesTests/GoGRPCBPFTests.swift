@@ -110,6 +110,10 @@ import Tracing
         #expect(tally(clients, stream) == expectedStreams)
         #expect(tally(clients, relay) == [14: 1])
 
+        for s in clients + relayClients {
+            #expect(s.attribute("server.address") == .string("127.0.0.1"))
+            #expect(s.attribute("server.port").map { "127.0.0.1:\($0)" } == server.address)
+        }
         for s in servers + clients + relayClients {
             #expect(s.attribute("rpc.system") == .string("grpc"))
             #expect(s.attribute("rpc.service") == .string("uptrace.test.Echo"))

@@ -40,6 +40,18 @@ import Tracing
         #expect(unread.attribute("rpc.grpc.status_code") == nil && unread.status == .unset)
     }
 
+    @Test func clientTargetIsTheServerAddress() {
+        #expect(GoGRPCSpans.serverAddress("127.0.0.1:50051")! == ("127.0.0.1", 50051))
+        #expect(GoGRPCSpans.serverAddress("dns:///api.example.com:443")! == ("api.example.com", 443))
+        #expect(GoGRPCSpans.serverAddress("dns://8.8.8.8/api.example.com:443")! == ("api.example.com", 443))
+        #expect(GoGRPCSpans.serverAddress("passthrough:///[::1]:9000")! == ("::1", 9000))
+        #expect(GoGRPCSpans.serverAddress("unix:///run/x.sock")! == ("/run/x.sock", nil))
+        #expect(GoGRPCSpans.serverAddress("") == nil)
+        let s = Self.spans.span(for: GoGRPCEvent(role: .client, pid: 1, startBootNanos: 1, endBootNanos: 2, statusCode: 0,
+                                                 method: "/a.B/C", target: "dns:///svc:8443"), context: .root(.always))
+        #expect(s.attribute("server.address") == .string("svc") && s.attribute("server.port") == .int(8443))
+    }
+
     @Test func methodWithoutServiceKeepsItsName() {
         #expect(GoGRPCSpans.split("/a.B/C")! == ("a.B", "C"))
         #expect(GoGRPCSpans.split("nopath") == nil)

@@ -15,6 +15,8 @@ public struct GoGRPCEvent: DecodedRecord, Sendable, Equatable {
     public var method: String
     /// Server: the incoming `traceparent` metadata, if any.
     public var traceparent: String?
+    /// Client: the dial target (`ClientConn.target`: "host:port", "dns:///host:port", "unix:///path").
+    public var target: String
     /// Client: the served call (same process) it was made under.
     public var parent: GoRequestRef?
     public var truncated: Bool
@@ -39,6 +41,7 @@ public struct GoGRPCEvent: DecodedRecord, Sendable, Equatable {
         method = Self.string(&e.method, length: e.method_len, truncated: &cut)
         let tp = Self.string(&e.traceparent, length: e.traceparent_len, truncated: &cut)
         traceparent = tp.isEmpty ? nil : tp
+        target = Self.string(&e.target, length: e.target_len, truncated: &cut)
         truncated = cut
         parent = GoRequestRef(e.parent)
     }
@@ -46,12 +49,13 @@ public struct GoGRPCEvent: DecodedRecord, Sendable, Equatable {
     /// Builds an event directly (tests, replay).
     public init(role: Role, pid: UInt32, tid: UInt32 = 0, goid: UInt64 = 0, flags: UInt32 = 0,
                 startBootNanos: UInt64, endBootNanos: UInt64, statusCode: Int32?, method: String,
-                traceparent: String? = nil, parent: GoRequestRef? = nil) {
+                traceparent: String? = nil, target: String = "", parent: GoRequestRef? = nil) {
         self.role = role
         header = RecordHeader(pid: pid, tid: tid, flags: flags, goid: goid, startBootNanos: startBootNanos, endBootNanos: endBootNanos)
         self.statusCode = statusCode
         self.method = method
         self.traceparent = traceparent
+        self.target = target
         self.parent = parent
         truncated = false
     }

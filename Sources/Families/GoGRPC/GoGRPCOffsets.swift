@@ -39,10 +39,11 @@ public enum GoGRPCOffsets {
     public static let protoCode = Field("google.golang.org/genproto/googleapis/rpc/status.Status", "Code", module: genproto)
     public static let clientStreamAttempt = Field("google.golang.org/grpc.clientStream", "attempt", module: grpc)
     public static let attemptStream = Field("google.golang.org/grpc.csAttempt", "s", module: grpc)
+    public static let clientConnTarget = Field("google.golang.org/grpc.ClientConn", "target", module: grpc)
 
     public static let all: [Field] = [
         metaFrameHeaders, metaFrameFields, headersFrameHeader, frameStreamID, headerFieldName, headerFieldValue,
-        streamID, streamMethod, streamStatus, statusProto, errorProto, protoCode, clientStreamAttempt, attemptStream,
+        streamID, streamMethod, streamStatus, statusProto, errorProto, protoCode, clientStreamAttempt, attemptStream, clientConnTarget,
     ]
     /// The hpack.HeaderField struct (its size is the slice stride).
     static let headerFieldStruct = "golang.org/x/net/http2/hpack.HeaderField"
@@ -86,6 +87,8 @@ public enum GoGRPCOffsets {
               provenance: "grpc-go v1.33.3 stream.go type clientStream: after mu sync.Mutex, firstAttempt bool (DWARF Go 1.19, 1.27)"),
         Entry(field: attemptStream, versions: ["v1.33.3"], offset: 24,
               provenance: "grpc-go v1.33.3 stream.go type csAttempt: cs 8, t ClientTransport 16 (DWARF Go 1.19, 1.27)"),
+        Entry(field: clientConnTarget, versions: ["v1.33.3"], offset: 24,
+              provenance: "grpc-go v1.33.3 clientconn.go type ClientConn: ctx 16, cancel 8 (DWARF Go 1.19, 1.27)"),
         // protoc-gen-go before APIv2 (golang/protobuf 1.3): Code int32 first, XXX_ fields after.
         Entry(field: protoCode, versions: ["v0.0.0-20200413115906-b5235f6e3e2e"], offset: 0,
               provenance: "genproto b5235f6 (Debian 0.0~git20200413) googleapis/rpc/status/status.pb.go type Status: Code first (DWARF Go 1.19, 1.27)"),
@@ -151,6 +154,7 @@ public enum GoGRPCOffsets {
         r.offsets.proto_code = v(protoCode)
         r.offsets.client_stream_attempt = v(clientStreamAttempt)
         r.offsets.attempt_stream = v(attemptStream)
+        r.offsets.client_conn_target = v(clientConnTarget)
         return r
     }
 

@@ -31,6 +31,21 @@ public struct GoGRPCSpans: Sendable {
         return (String(m[..<slash]), String(m[m.index(after: slash)...]))
     }
 
+    /// The host and port of a gRPC dial target: `host:port`, `dns:///host:port`,
+    /// `dns://resolver/host:port`, `passthrough:///host:port`; `unix:path` → (path, nil). Nil for an empty one.
+    public static func serverAddress(_ target: String) -> (String, Int64?)? {
+        guard !target.isEmpty else { return nil }
+        var rest = Substring(target)
+        if rest.hasPrefix("unix://") { return (String(rest.dropFirst("unix://".count)), nil) }
+        if rest.hasPrefix("unix:") { return (String(rest.dropFirst("unix:".count)), nil) }
+        if let scheme = rest.range(of: "://") {
+            rest = rest[scheme.upperBound...]
+            if let slash = rest.firstIndex(of: "/") { rest = rest[rest.index(after: slash)...] } // the authority (a resolver), if any
+        }
+        let (host, port) = GoHTTPSpans.splitHostPort(String(rest))
+        return host.isEmpty ? nil : (host, port)
+    }
+
     /// Whether a call that ended with `code` is an error, for `role`.
     public static func isError(_ code: Int32, server: Bool) -> Bool {
         server ? serverErrorCodes.contains(code) : code != 0
@@ -47,6 +62,10 @@ public struct GoGRPCSpans: Sendable {
             name = "\(service)/\(method)"
         } else {
             name = e.method.isEmpty ? "grpc" : e.method
+        }
+        if e.role == .client, let (host, port) = Self.serverAddress(e.target) {
+            attributes.append(.string("server.address", host))
+            if let port { attributes.append(.int("server.port", port)) }
         }
         var status = SpanStatus.unset
         if let code = e.statusCode {

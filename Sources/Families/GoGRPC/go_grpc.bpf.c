@@ -312,8 +312,9 @@ static __always_inline void grpc_find_parent(struct pt_regs *ctx, struct grpc_go
 /*
  * Hooks the entry of grpc.newClientStream(ctx, desc, cc, method, opts...)
  * (grpc-go 1.33; Invoke and NewStream both come here): RAX/RBX = ctx (itab,
- * data), RCX = desc, RDI = cc, RSI/R8 = method (ptr, len). Starts a client RPC
- * on this goroutine, parented to the served RPC it runs under.
+ * data), RCX = desc, RDI = cc (*ClientConn: its dial target), RSI/R8 = method
+ * (ptr, len). Starts a client RPC on this goroutine, parented to the served RPC
+ * it runs under.
  * Hits: 1 per RPC made (emulated).
  */
 SEC("uprobe")
@@ -332,6 +333,15 @@ int grpc_client_begin(struct pt_regs *ctx) {
         return 0;
     in->stream = ctx->rbx;
     grpc_copy_method(in, ctx->rsi, (__s64)ctx->r8);
+    struct go_str target = {};
+    if (ctx->rdi && bpf_probe_read_user(&target, sizeof(target), (void *)(ctx->rdi + ut_cfg.grpc.client_conn_target)) == 0 &&
+        target.len > 0 && target.ptr) {
+        __u32 n = target.len > UT_GRPC_TARGET_MAX ? UT_GRPC_TARGET_MAX : (__u32)target.len;
+        if (n > UT_GRPC_TARGET_MAX)
+            n = UT_GRPC_TARGET_MAX;
+        if (bpf_probe_read_user(in->ev.target, n, (void *)target.ptr) == 0)
+            in->ev.target_len = target.len > 0xffff ? 0xffff : (__u16)target.len;
+    }
     grpc_find_parent(ctx, &key, &in->ev.parent);
     in->ev.h.start_ns = bpf_ktime_get_boot_ns();
     bpf_map_update_elem(&grpc_client_pending, &key, in, BPF_ANY);

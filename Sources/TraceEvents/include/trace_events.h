@@ -157,6 +157,7 @@ struct ut_mysql_event {
  * incoming traceparent (55 characters in version 00). */
 #define UT_GRPC_METHOD_MAX 128
 #define UT_TRACEPARENT_MAX 56
+#define UT_GRPC_TARGET_MAX 64
 
 /* One gRPC call, server or client (go_grpc.bpf.c). */
 struct ut_go_grpc_event {
@@ -167,6 +168,9 @@ struct ut_go_grpc_event {
     __u16 traceparent_len;           /* server: the incoming `traceparent` metadata; 0: none */
     char method[UT_GRPC_METHOD_MAX];
     char traceparent[UT_TRACEPARENT_MAX];
+    __u16 target_len;                /* client: the dial target (ClientConn.target, e.g. "host:port", "dns:///host:port") */
+    __u16 reserved[3];
+    char target[UT_GRPC_TARGET_MAX];
 };
 
 /* Byte offsets of the grpc-go struct fields go_grpc.bpf.c reads (DWARF, or the
@@ -186,6 +190,7 @@ struct ut_go_grpc_offsets {
     __u64 proto_code;            /* genproto googleapis/rpc/status.Status.Code (int32) */
     __u64 client_stream_attempt; /* grpc.clientStream.attempt (*csAttempt) */
     __u64 attempt_stream;        /* grpc.csAttempt.s (*transport.Stream) */
+    __u64 client_conn_target;    /* grpc.ClientConn.target (string) */
 };
 
 /* Byte offsets of the Go struct fields the probes read (from DWARF or the
@@ -243,9 +248,9 @@ struct ut_config {
 #define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
-#define UT_GO_GRPC_OFFSETS_SIZE (14 * 8)
+#define UT_GO_GRPC_OFFSETS_SIZE (15 * 8)
 #define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_GO_GRPC_OFFSETS_SIZE)
-#define UT_GO_GRPC_EVENT_SIZE (40 + UT_GO_REQUEST_REF_SIZE + 8 + UT_GRPC_METHOD_MAX + UT_TRACEPARENT_MAX)
+#define UT_GO_GRPC_EVENT_SIZE (40 + UT_GO_REQUEST_REF_SIZE + 8 + UT_GRPC_METHOD_MAX + UT_TRACEPARENT_MAX + 8 + UT_GRPC_TARGET_MAX)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
 
