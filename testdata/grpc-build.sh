@@ -5,6 +5,7 @@
 # normal and stripped:
 #
 #   testdata/bin/grpc/go<MINOR>/<normal|stripped>/grpc-<server|client>
+#   testdata/bin/grpc/go19/gopath-<normal|stripped>/grpc-server   (GOPATH mode, see below)
 #
 # Module mode with a vendor directory, not GOPATH mode: a GOPATH build records no
 # dependency versions in .go.buildinfo, and the GoGRPC family reads grpc-go's
@@ -43,7 +44,8 @@ if [ "$(cat "$src/.stamp" 2>/dev/null)" != "$stamp" ]; then
     for m in "${modules[@]}"; do echo "	$m"; done; echo ")"; } > "$src/go.mod"
   # Every non-standard package the programs import, found in GOPATH mode.
   gp="$cache/grpc-fixture/gopath"
-  rm -rf "$gp" && mkdir -p "$gp/src/example.com" && ln -s "$src" "$gp/src/example.com/grpcfixture"
+  rm -rf "$gp" && mkdir -p "$gp/src/example.com/grpcfixture"
+  cp -r "$here/go/grpc/echo" "$here/go/grpc/server" "$here/go/grpc/client" "$gp/src/example.com/grpcfixture/"
   pkgs=$(cd "$gp/src/example.com/grpcfixture" && GO111MODULE=off GOPATH="$gp:/usr/share/gocode" GOCACHE="$cache/gocache" \
     go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./server ./client | grep -v '^example.com/' | sort -u)
   : > "$src/modules.txt.tmp"
@@ -86,6 +88,30 @@ build() { # build GOROOT MINOR VARIANT PROG
   cp "$kept" "$dest"
   echo "$key" > "$dest.key"
 }
+
+# GOPATH mode (GO111MODULE=off, GOPATH=...:/usr/share/gocode), as a Debian-style build
+# makes it: .go.buildinfo then names no module, so only DWARF can give the offsets
+# (gopath-normal works; gopath-stripped is the clear "which grpc-go?" error).
+build_gopath() { # build_gopath VARIANT
+  local variant=$1 flags=()
+  [ "$variant" = stripped ] && flags=(-ldflags='-s -w')
+  local dest="$out/go19/gopath-$variant/grpc-server" key
+  key=$(echo "grpc gopath go1.19 $variant $stamp" | sha256sum | cut -c1-32)
+  if [ -e "$dest" ] && [ "$(cat "$dest.key" 2>/dev/null)" = "$key" ]; then return 0; fi
+  mkdir -p "$(dirname "$dest")" "$cache/fixtures/$key"
+  local kept="$cache/fixtures/$key/grpc-server"
+  if [ ! -e "$kept" ]; then
+    (cd "$cache/grpc-fixture/gopath/src/example.com/grpcfixture" && env GO111MODULE=off GOFLAGS= \
+      GOPATH="$cache/grpc-fixture/gopath:/usr/share/gocode" GOCACHE="$cache/gocache" CGO_ENABLED=0 \
+      /usr/lib/go-1.19/bin/go build "${flags[@]}" -o "$kept.tmp" ./server)
+    mv "$kept.tmp" "$kept"
+  fi
+  rm -f "$dest"
+  cp "$kept" "$dest"
+  echo "$key" > "$dest.key"
+}
+build_gopath normal
+build_gopath stripped
 
 newest=$(bash "$here/../scripts/go-toolchains.sh" --list | tail -1)
 for tc in "19 /usr/lib/go-1.19" "${newest#1.}"; do

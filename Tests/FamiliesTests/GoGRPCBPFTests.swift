@@ -69,8 +69,11 @@ import Tracing
         // Relay: the server calls itself while serving (a CLIENT span inside a SERVER span).
         #expect(client.send("relay 14 \(Self.sleepMs(14)) \(server.address)") == "code 14")
         expectedCalls[14, default: 0] += 1
-        let clientRPCs = 100 + 10 + 1 + 1
-        let serverRPCs = clientRPCs + 1
+        // The same from a goroutine the handler starts (its parent is found through g.parentGoid on Go >= 1.21).
+        #expect(client.send("relay 0 0 \(server.address) go") == "code 0")
+        expectedCalls[0, default: 0] += 1
+        let clientRPCs = 100 + 10 + 1 + 2
+        let serverRPCs = clientRPCs + 2
 
         serverSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_SERVER.rawValue), count: serverRPCs)
         clientSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_CLIENT.rawValue), count: clientRPCs)
@@ -90,7 +93,7 @@ import Tracing
         let relayClients = inServer.filter { $0.kind == .client }
         let clients = inClient.filter { $0.kind == .client }
         #expect(servers.count == serverRPCs, "\(servers.count) SERVER spans for \(serverRPCs) RPCs")
-        #expect(relayClients.count == 1, "CLIENT spans in the server: \(relayClients.map(\.name))")
+        #expect(relayClients.count == 2, "CLIENT spans in the server: \(relayClients.map(\.name))")
         #expect(clients.count == clientRPCs && inClient.count == clientRPCs, "\(clients.count) CLIENT spans for \(clientRPCs) RPCs")
 
         func code(_ s: Span) -> Int32? {
@@ -103,12 +106,13 @@ import Tracing
         let call = "uptrace.test.Echo/Call", stream = "uptrace.test.Echo/Stream", relay = "uptrace.test.Echo/Relay"
         #expect(tally(servers, call) == expectedCalls)
         #expect(tally(servers, stream) == expectedStreams)
-        #expect(tally(servers, relay) == [14: 1])
+        #expect(tally(servers, relay) == [14: 1, 0: 1])
         var expectedClientCalls = expectedCalls
-        expectedClientCalls[14, default: 0] -= 1 // the relayed Call is made by the server
+        expectedClientCalls[14, default: 0] -= 1 // the relayed Calls are made by the server
+        expectedClientCalls[0, default: 0] -= 1
         #expect(tally(clients, call) == expectedClientCalls)
         #expect(tally(clients, stream) == expectedStreams)
-        #expect(tally(clients, relay) == [14: 1])
+        #expect(tally(clients, relay) == [14: 1, 0: 1])
 
         for s in clients + relayClients {
             #expect(s.attribute("server.address") == .string("127.0.0.1"))
@@ -142,10 +146,21 @@ import Tracing
         #expect(joined.first?.parentSpanID?.hex == Self.callerSpan)
         #expect(joined.first?.name == call)
         // The Call the server made while serving Relay is that Relay span's child, and serves the inner Call.
-        if let outer = servers.first(where: { $0.name == relay }), let inner = relayClients.first {
+        if let outer = servers.first(where: { $0.name == relay && code($0) == 14 }), let inner = relayClients.first(where: { code($0) == 14 }) {
             #expect(inner.traceID == outer.traceID && inner.parentSpanID == outer.spanID)
             #expect(outer.startTimeUnixNano < inner.startTimeUnixNano && inner.endTimeUnixNano < outer.endTimeUnixNano)
-            #expect(inner.name == call && code(inner) == 14)
+            #expect(inner.name == call && inner.attribute("go.goroutine.id") == outer.attribute("go.goroutine.id"))
+        }
+        // Made on a goroutine the handler started: its child on Go >= 1.21 (g.parentGoid); on older Go the
+        // creator is not in the g and only the handler's own goroutine is followed, so it starts a trace.
+        if let outer = servers.first(where: { $0.name == relay && code($0) == 0 }), let inner = relayClients.first(where: { code($0) == 0 }) {
+            #expect(inner.name == call && inner.attribute("go.goroutine.id") != outer.attribute("go.goroutine.id"))
+            if go == "go19" {
+                #expect(inner.parentSpanID == nil && inner.traceID != outer.traceID)
+            } else {
+                #expect(inner.traceID == outer.traceID && inner.parentSpanID == outer.spanID)
+                #expect(outer.startTimeUnixNano < inner.startTimeUnixNano && inner.endTimeUnixNano < outer.endTimeUnixNano)
+            }
         }
         // Streams last from start to status: each sent its messages first.
         for s in servers.filter({ $0.name == stream }) { #expect(s.durationNanos > 0) }
@@ -167,12 +182,45 @@ import Tracing
         // finish: once per unary call, twice per stream (its context watcher calls it again).
         #expect((m + 10...slack * (m + 10)).contains(cEnd), "finish \(cEnd) for \(m) RPCs")
         func f(_ x: UInt64, _ d: UInt64) -> String { String(format: "%.2f", Double(x) / Double(d)) }
+        let all = serverPrograms + clientPrograms
+        let bpfNs = all.reduce(0) { $0 + $1.runTimeNs } / max(1, all.reduce(0) { $0 + $1.runCount })
         print("""
             grpc hits [\(build)] per served RPC (\(n)): operateHeaders \(f(headers, n)), handleStream \(f(begin, n)), \
             WriteStatus \(f(status, n)); per RPC made (\(m)): newClientStream \(f(cBegin, m)), \
-            newAttemptLocked \(f(cStream, m)), finish \(f(cEnd, m)); instructions: \
+            newAttemptLocked \(f(cStream, m)), finish \(f(cEnd, m)); BPF \(bpfNs) ns/hit \
+            (\(all.map { "\($0.name) \($0.runTimeNs / max(1, $0.runCount))" }.joined(separator: ", "))); instructions: \
             \(Set((serverPlan.placed + clientPlan.placed).map { "\($0.function.split(separator: ".").last ?? ""): \($0.instruction.map { "\($0)" } ?? "?")" }).sorted().joined(separator: "; "))
             """)
     }
 
+    /// GOPATH-mode builds (as a Debian package builds them): no module versions in
+    /// .go.buildinfo. With DWARF the family works; stripped, it says it cannot know the layout.
+    @Test("BPF root: GOPATH builds: DWARF works, stripped is one clear error")
+    func gopathBuilds() throws {
+        guard S.canRun() else { return }
+        let stripped = S.fixture(go: "go19", variant: "gopath-stripped", "server")
+        #expect { try GoGRPCPlan.forExecutable(stripped) } throws: { e in
+            let text = "\(e)"
+            return e is GoGRPCError && text.contains("GOPATH") && text.contains("hint:") && !text.contains("\n")
+        }
+        let server = try GoHTTPTestSupport.Server(binary: S.fixture(go: "go19", variant: "gopath-normal", "server"))
+        let plan = try GoGRPCPlan.forProcess(server.pid)
+        #expect(plan.grpcVersion == nil)
+        #expect(plan.offsetSources.values.allSatisfy { $0.hasPrefix("DWARF") })
+        let probes = try TestProbes(plan.familyPlan)
+        let sink = RecordSink()
+        let reader = try probes.reader(sink.handler)
+        reader.start()
+        let client = try S.Client(binary: S.fixture(go: "go19", variant: "normal", "client"), server: server.address)
+        #expect(client.send("call 13 0") == "code 13")
+        #expect(client.send("stream 2 0") == "code 0 got 2")
+        sink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_SERVER.rawValue), count: 2)
+        usleep(100_000)
+        reader.stop()
+        probes.detach()
+        let spans = sink.spans()
+        #expect(spans.map(\.name).sorted() == ["uptrace.test.Echo/Call", "uptrace.test.Echo/Stream"])
+        #expect(spans.first { $0.name.hasSuffix("Call") }?.attribute("rpc.grpc.status_code") == .int(13))
+        #expect(spans.first { $0.name.hasSuffix("Stream") }?.attribute("rpc.grpc.status_code") == .int(0))
+    }
 }

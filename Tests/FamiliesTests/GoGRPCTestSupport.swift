@@ -14,9 +14,11 @@ enum GoGRPCTestSupport {
 
     /// Every (Go, variant) the tests run: Debian's Go 1.19 and the newest toolchain, with and without DWARF.
     static let builds: [(go: String, variant: String)] = [("go19", "normal"), ("go19", "stripped"), ("go27", "normal"), ("go27", "stripped")]
+    /// GOPATH-mode builds (server only, Go 1.19): no module versions in the build info.
+    static let gopathServers = ["gopath-normal", "gopath-stripped"].map { fixture(go: "go19", variant: $0, "server") }
 
     static let fixturesUnavailable: String? = {
-        let all = builds.flatMap { b in ["server", "client"].map { fixture(go: b.go, variant: b.variant, $0) } }
+        let all = builds.flatMap { b in ["server", "client"].map { fixture(go: b.go, variant: b.variant, $0) } } + gopathServers
         if all.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) { return nil }
         let (status, out) = GoHTTPTestSupport.run("/bin/bash", [GoHTTPTestSupport.testdata.appendingPathComponent("grpc-build.sh").path])
         if status != 0 { return "testdata/grpc-build.sh failed (\(status)): \(out)" }

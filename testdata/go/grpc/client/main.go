@@ -3,7 +3,8 @@
 //
 //	call CODE SLEEP_MS [TRACEPARENT]   unary Call          → "code N"
 //	stream N CODE [TRACEPARENT]        server-streaming    → "code N got M"
-//	relay CODE SLEEP_MS ADDR           unary Relay: the server calls Call(CODE, SLEEP_MS) on ADDR
+//	relay CODE SLEEP_MS ADDR [go]      unary Relay: the server calls Call(CODE, SLEEP_MS) on ADDR
+//	                                   (with go: from a goroutine it starts)
 //
 // It prints `ready` once connected.
 package main
@@ -55,7 +56,7 @@ func main() {
 				continue
 			}
 			b, _ := strconv.Atoi(f[2])
-			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, SleepMs: b, Relay: f[3]}, new(echo.Reply))
+			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, SleepMs: b, Relay: f[3], Spawn: len(f) > 4 && f[4] == "go"}, new(echo.Reply))
 			fmt.Println("code", int(status.Code(err)))
 		case "stream":
 			b, _ := strconv.Atoi(f[2])

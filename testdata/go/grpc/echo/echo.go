@@ -20,6 +20,7 @@ type Request struct {
 	SleepMs int    `json:"sleep_ms"`
 	N       int    `json:"n"`
 	Relay   string `json:"relay,omitempty"` // Relay: the address to call Call on
+	Spawn   bool   `json:"spawn,omitempty"` // Relay: make the call on a new goroutine
 }
 
 // Reply is one answer; Seq numbers the messages of a stream.

@@ -2,7 +2,8 @@
 // echo) and prints `listening HOST:PORT` once it accepts connections.
 // Call answers with the requested status code after the requested sleep;
 // Stream sends N replies, then the requested status; Relay makes a Call to
-// another server (a client RPC made while serving one).
+// another server (a client RPC made while serving one), on the handler's
+// goroutine or (Spawn) on one it starts.
 package main
 
 import (
@@ -53,8 +54,15 @@ func (server) Relay(ctx context.Context, req *echo.Request) (*echo.Reply, error)
 	}
 	defer conn.Close()
 	reply := new(echo.Reply)
-	err = conn.Invoke(ctx, "/"+echo.Service+"/Call", &echo.Request{Code: req.Code, SleepMs: req.SleepMs}, reply)
-	return reply, err
+	call := func() error {
+		return conn.Invoke(ctx, "/"+echo.Service+"/Call", &echo.Request{Code: req.Code, SleepMs: req.SleepMs}, reply)
+	}
+	if !req.Spawn {
+		return reply, call()
+	}
+	done := make(chan error)
+	go func() { done <- call() }()
+	return reply, <-done
 }
 
 func main() {
