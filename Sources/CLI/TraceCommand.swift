@@ -82,7 +82,7 @@ struct TraceCommand: ParsableCommand {
             _ = try parsePID(String(p).trimmingCharacters(in: .whitespaces))
         }
         if families.choices.isEmpty && pid.isEmpty && exe.isEmpty {
-            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --ssl [LIB], --mysql [LIB]")
+            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --go-grpc, --ssl [LIB], --mysql [LIB]")
         }
         if families.goHTTP && pid.isEmpty && exe.isEmpty {
             throw ValidationError("--go-http needs --pid PID or --exe PATH")

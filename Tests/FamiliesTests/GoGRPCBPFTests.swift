@@ -223,4 +223,41 @@ import Tracing
         #expect(spans.first { $0.name.hasSuffix("Call") }?.attribute("rpc.grpc.status_code") == .int(13))
         #expect(spans.first { $0.name.hasSuffix("Stream") }?.attribute("rpc.grpc.status_code") == .int(0))
     }
+
+    /// A CLIENT span lies inside the client's own measurement around Invoke, and close to it.
+    @Test("BPF root: gRPC CLIENT span duration against the caller's own timing", arguments: ["go19/normal", "go27/stripped"])
+    func clientTiming(_ build: String) throws {
+        guard S.canRun() else { return }
+        let (go, variant) = (String(build.split(separator: "/")[0]), String(build.split(separator: "/")[1]))
+        let server = try GoHTTPTestSupport.Server(binary: S.fixture(go: go, variant: variant, "server"))
+        let client = try S.Client(binary: S.fixture(go: go, variant: variant, "client"), server: server.address)
+        let probes = try TestProbes(try GoGRPCPlan.forProcess(client.pid).familyPlan)
+        let sink = RecordSink()
+        let reader = try probes.reader(sink.handler)
+        reader.start()
+        var own: [UInt64] = []
+        for i in 0..<60 {
+            let code = Self.codes[i % Self.codes.count]
+            let answer = client.send("timed call \(code) \(i % 4)").split(separator: " ")
+            #expect(answer.count == 4 && answer[1] == "\(code)", "\(answer)")
+            own.append(UInt64(answer.last ?? "") ?? 0)
+        }
+        sink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_CLIENT.rawValue), count: own.count)
+        reader.stop()
+        probes.detach()
+        let spans = sink.spans()
+        try #require(spans.count == own.count, "\(spans.count) spans for \(own.count) calls")
+        // In call order (one call at a time): the span is inside the caller's interval.
+        let ordered = spans.sorted { $0.startTimeUnixNano < $1.startTimeUnixNano }
+        var gaps: [UInt64] = []
+        for (span, measured) in zip(ordered, own) {
+            #expect(span.durationNanos <= measured, "span \(span.durationNanos) ns > the caller's \(measured) ns")
+            gaps.append(measured > span.durationNanos ? measured - span.durationNanos : 0)
+        }
+        gaps.sort()
+        let p50 = gaps[gaps.count / 2], p90 = gaps[gaps.count * 9 / 10]
+        print("grpc client timing [\(build)]: caller's own − span over \(gaps.count) calls: p50 \(p50 / 1000) us, p90 \(p90 / 1000) us, max \(gaps.last! / 1000) us")
+        // Generous: what runs outside the span (Invoke's own work before newClientStream, after finish) is microseconds.
+        #expect(p50 < 500_000, "p50 \(p50) ns")
+    }
 }

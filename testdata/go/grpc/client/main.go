@@ -6,6 +6,8 @@
 //	relay CODE SLEEP_MS ADDR [go]      unary Relay: the server calls Call(CODE, SLEEP_MS) on ADDR
 //	                                   (with go: from a goroutine it starts)
 //
+// A command prefixed with `timed` also prints the call's own duration as
+// measured around it: "code N ns T".
 // It prints `ready` once connected.
 package main
 
@@ -18,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"example.com/grpcfixture/echo"
 	"google.golang.org/grpc/metadata"
@@ -36,6 +39,10 @@ func main() {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
+		timed := len(f) > 0 && f[0] == "timed"
+		if timed {
+			f = f[1:]
+		}
 		if len(f) < 3 {
 			fmt.Println("bad command")
 			continue
@@ -48,8 +55,14 @@ func main() {
 		switch f[0] {
 		case "call":
 			b, _ := strconv.Atoi(f[2])
+			start := time.Now()
 			err := conn.Invoke(ctx, "/"+echo.Service+"/Call", &echo.Request{Code: a, SleepMs: b}, new(echo.Reply))
-			fmt.Println("code", int(status.Code(err)))
+			took := time.Since(start)
+			if timed {
+				fmt.Println("code", int(status.Code(err)), "ns", took.Nanoseconds())
+			} else {
+				fmt.Println("code", int(status.Code(err)))
+			}
 		case "relay":
 			if len(f) < 4 {
 				fmt.Println("bad command")
