@@ -63,6 +63,9 @@ import Tracing
             #expect(client.send("stream \(n) \(code)") == "code \(code) got \(n)")
             expectedStreams[code, default: 0] += 1
         }
+        // 20 concurrent calls on the one HTTP/2 connection, one goroutine each.
+        #expect(client.send("par 20 5 2") == "codes " + Array(repeating: "5", count: 20).joined(separator: " "))
+        expectedCalls[5, default: 0] += 20
         // A caller's traceparent in the metadata.
         #expect(client.send("call 0 0 00-\(Self.traceID)-\(Self.callerSpan)-01") == "code 0")
         expectedCalls[0, default: 0] += 1
@@ -72,7 +75,7 @@ import Tracing
         // The same from a goroutine the handler starts (its parent is found through g.parentGoid on Go >= 1.21).
         #expect(client.send("relay 0 0 \(server.address) go") == "code 0")
         expectedCalls[0, default: 0] += 1
-        let clientRPCs = 100 + 10 + 1 + 2
+        let clientRPCs = 100 + 20 + 10 + 1 + 2
         let serverRPCs = clientRPCs + 2
 
         serverSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_SERVER.rawValue), count: serverRPCs)
@@ -180,7 +183,7 @@ import Tracing
         #expect((m...slack * m).contains(cBegin), "newClientStream \(cBegin) for \(m) RPCs")
         #expect((m...slack * m).contains(cStream), "newAttemptLocked \(cStream) for \(m) RPCs")
         // finish: once per unary call, twice per stream (its context watcher calls it again).
-        #expect((m + 10...slack * (m + 10)).contains(cEnd), "finish \(cEnd) for \(m) RPCs")
+        #expect((m + 10...slack * (m + 10)).contains(cEnd), "finish \(cEnd) for \(m) RPCs (10 streams)")
         func f(_ x: UInt64, _ d: UInt64) -> String { String(format: "%.2f", Double(x) / Double(d)) }
         let all = serverPrograms + clientPrograms
         let bpfNs = all.reduce(0) { $0 + $1.runTimeNs } / max(1, all.reduce(0) { $0 + $1.runCount })

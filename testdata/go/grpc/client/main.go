@@ -3,6 +3,8 @@
 //
 //	call CODE SLEEP_MS [TRACEPARENT]   unary Call          → "code N"
 //	stream N CODE [TRACEPARENT]        server-streaming    → "code N got M"
+//	par N CODE SLEEP_MS                N concurrent Calls, one goroutine each, on the one connection
+//	                                   → "codes C1 ... CN"
 //	relay CODE SLEEP_MS ADDR [go]      unary Relay: the server calls Call(CODE, SLEEP_MS) on ADDR
 //	                                   (with go: from a goroutine it starts)
 //
@@ -20,6 +22,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"example.com/grpcfixture/echo"
@@ -49,7 +52,7 @@ func main() {
 		}
 		a, _ := strconv.Atoi(f[1])
 		ctx := context.Background()
-		if len(f) > 3 && f[0] != "relay" {
+		if len(f) > 3 && (f[0] == "call" || f[0] == "stream") {
 			ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", f[3])
 		}
 		switch f[0] {
@@ -71,6 +74,24 @@ func main() {
 			b, _ := strconv.Atoi(f[2])
 			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, SleepMs: b, Relay: f[3], Spawn: len(f) > 4 && f[4] == "go"}, new(echo.Reply))
 			fmt.Println("code", int(status.Code(err)))
+		case "par":
+			code, _ := strconv.Atoi(f[2])
+			sleep := 0
+			if len(f) > 3 {
+				sleep, _ = strconv.Atoi(f[3])
+			}
+			codes := make([]string, a)
+			var wg sync.WaitGroup
+			for i := 0; i < a; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					err := conn.Invoke(context.Background(), "/"+echo.Service+"/Call", &echo.Request{Code: code, SleepMs: sleep}, new(echo.Reply))
+					codes[i] = strconv.Itoa(int(status.Code(err)))
+				}(i)
+			}
+			wg.Wait()
+			fmt.Println("codes", strings.Join(codes, " "))
 		case "stream":
 			b, _ := strconv.Atoi(f[2])
 			s, err := conn.NewStream(ctx, &echo.StreamDesc, "/"+echo.Service+"/Stream")
