@@ -3,6 +3,7 @@
 //
 //	call CODE SLEEP_MS [TRACEPARENT]   unary Call          → "code N"
 //	stream N CODE [TRACEPARENT]        server-streaming    → "code N got M"
+//	deadline MS CODE SLEEP_MS          a Call with a deadline MS from now → "code N"
 //	par N CODE SLEEP_MS                N concurrent Calls, one goroutine each, on the one connection
 //	                                   → "codes C1 ... CN"
 //	relay CODE SLEEP_MS ADDR [go]      unary Relay: the server calls Call(CODE, SLEEP_MS) on ADDR
@@ -73,6 +74,16 @@ func main() {
 			}
 			b, _ := strconv.Atoi(f[2])
 			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, SleepMs: b, Relay: f[3], Spawn: len(f) > 4 && f[4] == "go"}, new(echo.Reply))
+			fmt.Println("code", int(status.Code(err)))
+		case "deadline":
+			code, _ := strconv.Atoi(f[2])
+			sleep := 0
+			if len(f) > 3 {
+				sleep, _ = strconv.Atoi(f[3])
+			}
+			dctx, cancel := context.WithTimeout(context.Background(), time.Duration(a)*time.Millisecond)
+			err := conn.Invoke(dctx, "/"+echo.Service+"/Call", &echo.Request{Code: code, SleepMs: sleep}, new(echo.Reply))
+			cancel()
 			fmt.Println("code", int(status.Code(err)))
 		case "par":
 			code, _ := strconv.Atoi(f[2])
