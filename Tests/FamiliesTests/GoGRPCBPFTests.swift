@@ -71,6 +71,8 @@ import Tracing
         // INTERNAL ("the stream is done") and that is the status it tries to write, as its own stats see it.
         #expect(client.send("deadline 5 0 200") == "code 4") // 195 ms for the server to see the client's RST_STREAM
         expectedCalls[13, default: 0] += 1
+        // A method the server does not have: UNIMPLEMENTED, an error on both sides.
+        #expect(client.send("missing Nope 0") == "code 12")
         // A caller's traceparent in the metadata.
         #expect(client.send("call 0 0 00-\(Self.traceID)-\(Self.callerSpan)-01") == "code 0")
         expectedCalls[0, default: 0] += 1
@@ -80,7 +82,7 @@ import Tracing
         // The same from a goroutine the handler starts (its parent is found through g.parentGoid on Go >= 1.21).
         #expect(client.send("relay 0 0 \(server.address) go") == "code 0")
         expectedCalls[0, default: 0] += 1
-        let clientRPCs = 100 + 20 + 1 + 10 + 1 + 2
+        let clientRPCs = 100 + 20 + 1 + 10 + 1 + 1 + 2
         let serverRPCs = clientRPCs + 2
 
         serverSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_SERVER.rawValue), count: serverRPCs)
@@ -115,6 +117,8 @@ import Tracing
         #expect(tally(servers, call) == expectedCalls)
         #expect(tally(servers, stream) == expectedStreams)
         #expect(tally(servers, relay) == [14: 1, 0: 1])
+        #expect(tally(servers, "uptrace.test.Echo/Nope") == [12: 1])
+        #expect(tally(clients, "uptrace.test.Echo/Nope") == [12: 1])
         var expectedClientCalls = expectedCalls
         expectedClientCalls[14, default: 0] -= 1 // the relayed Calls are made by the server
         expectedClientCalls[0, default: 0] -= 1
@@ -132,13 +136,14 @@ import Tracing
             #expect(s.attribute("rpc.system") == .string("grpc"))
             #expect(s.attribute("rpc.service") == .string("uptrace.test.Echo"))
             #expect(s.attribute("rpc.method").map { "uptrace.test.Echo/\($0)" } == s.name)
+            #expect(["Call", "Stream", "Relay", "Nope"].contains(s.attribute("rpc.method")?.description ?? ""))
             #expect(s.startTimeUnixNano > 0 && s.startTimeUnixNano < s.endTimeUnixNano)
             guard let c = code(s) else {
                 Issue.record("\(s.name): no status code")
                 continue
             }
             // Semantic conventions: a server errs on the server's faults only; a client on any non-OK.
-            let error = s.kind == .server ? [13, 14].contains(c) : c != 0
+            let error = s.kind == .server ? [12, 13, 14].contains(c) : c != 0
             if error {
                 #expect(s.status != .unset && s.status != .ok, "\(s.kind) \(s.name) code \(c): \(s.status)")
             } else {

@@ -3,6 +3,7 @@
 //
 //	call CODE SLEEP_MS [TRACEPARENT]   unary Call          → "code N"
 //	stream N CODE [TRACEPARENT]        server-streaming    → "code N got M"
+//	missing NAME 0                     a unary call of a method the server lacks → "code 12"
 //	deadline MS CODE SLEEP_MS          a Call with a deadline MS from now → "code N"
 //	par N CODE SLEEP_MS                N concurrent Calls, one goroutine each, on the one connection
 //	                                   → "codes C1 ... CN"
@@ -74,6 +75,9 @@ func main() {
 			}
 			b, _ := strconv.Atoi(f[2])
 			err := conn.Invoke(ctx, "/"+echo.Service+"/Relay", &echo.Request{Code: a, SleepMs: b, Relay: f[3], Spawn: len(f) > 4 && f[4] == "go"}, new(echo.Reply))
+			fmt.Println("code", int(status.Code(err)))
+		case "missing":
+			err := conn.Invoke(ctx, "/"+echo.Service+"/"+f[1], &echo.Request{}, new(echo.Reply))
 			fmt.Println("code", int(status.Code(err)))
 		case "deadline":
 			code, _ := strconv.Atoi(f[2])
