@@ -62,4 +62,18 @@ import Testing
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1 && r.stderr.contains("no google.golang.org/grpc") && r.stderr.contains("hint:"), "\(r.stderr)")
     }
+
+    /// `symbols dump` lists the sites --go-grpc attaches, with their instruction classes.
+    @Test func symbolsDumpShowsTheGRPCSites() throws {
+        guard requireFixtures(), requireGRPCFixtures() else { return }
+        for (go, insn) in [("go19", "jbe"), ("go27", "push")] {
+            let r = try tool("symbols", "dump", Self.fixture(go, "stripped", "server"))
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("go-grpc probes (6, 0 single-stepped):"), "\(r.stdout)")
+            let lines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("  grpc_") }
+            #expect(lines.count == 6 && lines.allSatisfy { $0.contains(insn) && $0.contains("[emulated]") }, "\(lines)")
+        }
+        let http = try tool("symbols", "dump", Repo.fixture("go-server"))
+        #expect(http.status == 0 && !http.stdout.contains("go-grpc"), "\(http.stdout)")
+    }
 }
