@@ -130,6 +130,22 @@ import Tracing
         }
     }
 
+    /// The fixtures' DWARF has every hooked function with the arguments the probes read.
+    @Test("hooked functions' signatures from DWARF", arguments: ["go19", "go27"])
+    func signaturesFromDWARF(_ go: String) throws {
+        guard GoGRPCTestSupport.canRun(needsRoot: false) else { return }
+        let path = GoGRPCTestSupport.fixture(go: go, variant: "normal", "server")
+        let info = try GoBuildInfo.load(from: try ELFFile(path: path))
+        let r = try GoGRPCOffsets.resolve(path: path, displayPath: path, buildInfo: info)
+        #expect(Set(r.subprograms.keys) == Set(GoGRPCPlan.argumentTypes.keys))
+        for (name, expected) in GoGRPCPlan.argumentTypes {
+            #expect(r.subprograms[name].map { Array($0.arguments.prefix(expected.count).map { $0.typeName ?? "?" }) } == expected, "\(name)")
+        }
+        let e = GoGRPCError.changedSignature(path: "/x", function: GoGRPCPlan.operateHeaders, found: ["*t", "context.Context"],
+                                             expected: ["*t", "*f"], version: "v1.60.0")
+        #expect("\(e)".contains("v1.60.0") && "\(e)".contains("hint:") && !"\(e)".contains("\n"))
+    }
+
     @Test func notApplicableToAnHTTPOnlyProgram() throws {
         guard GoHTTPTestSupport.fixturesUnavailable == nil else { return }
         #expect { try GoGRPCPlan.forExecutable(GoHTTPTestSupport.fixture("go-server")) } throws: { e in

@@ -105,6 +105,8 @@ public enum GoGRPCOffsets {
         public var offsets = ut_go_grpc_offsets()
         /// "DWARF of PATH" or the table row's provenance, per field.
         public var sources: [Field: String] = [:]
+        /// The hooked functions' signatures, when DWARF has them (GoGRPCPlan checks the registers it reads).
+        public var subprograms: [String: DWARFSubprogram] = [:]
     }
 
     /// Resolves every field for the binary at `path`: DWARF first, then the table.
@@ -112,7 +114,7 @@ public enum GoGRPCOffsets {
     public static func resolve(path: String, displayPath: String, buildInfo: GoBuildInfo) throws -> Resolved {
         let dwarf: DWARFTypes?
         do {
-            dwarf = try DWARFTypes.load(path: path, structs: Set(all.map(\.structName)))
+            dwarf = try DWARFTypes.load(path: path, structs: Set(all.map(\.structName)), subprograms: Set(GoGRPCPlan.argumentTypes.keys))
         } catch {
             throw GoRuntimeError.symbols(error)
         }
@@ -121,6 +123,7 @@ public enum GoGRPCOffsets {
 
     public static func resolve(dwarf: DWARFTypes?, displayPath: String, buildInfo: GoBuildInfo) throws -> Resolved {
         var r = Resolved()
+        r.subprograms = dwarf?.subprograms ?? [:]
         var values: [Field: Int] = [:]
         for field in all {
             if let dwarf, let type = dwarf.structType(field.structName) {
@@ -170,6 +173,8 @@ public enum GoGRPCError: Error, Sendable, CustomStringConvertible {
     case unknownVersion(path: String, field: String, module: String, version: String?)
     /// DWARF describes the struct without the field: a grpc-go whose layout the probes do not know.
     case changedStruct(path: String, field: String, version: String?)
+    /// A hooked function takes other arguments than the registers the probes read assume.
+    case changedSignature(path: String, function: String, found: [String], expected: [String], version: String?)
 
     public var description: String {
         switch self {
@@ -177,6 +182,8 @@ public enum GoGRPCError: Error, Sendable, CustomStringConvertible {
             return "\(path): no DWARF and no offset table row for \(module) \(version) (\(field)); hint: rebuild keeping DWARF (no -w in -ldflags), or use a grpc-go version uprobe-trace knows (table: grpc-go v1.33.3)"
         case .unknownVersion(let path, let field, let module, nil):
             return "\(path): no DWARF, and its build info does not say which \(module) it contains (a GOPATH build?), so the offset of \(field) is unknown; hint: rebuild in module mode or keeping DWARF (no -w in -ldflags)"
+        case .changedSignature(let path, let function, let found, let expected, let version):
+            return "\(path): \(function) takes (\(found.joined(separator: ", "))), not the (\(expected.joined(separator: ", "))) --go-grpc reads from registers (grpc-go \(version ?? "of unknown version")); hint: --go-grpc knows grpc-go 1.33's functions; report this binary with `go version -m \(path)`"
         case .changedStruct(let path, let field, let version):
             return "\(path): DWARF has no \(field) (grpc-go \(version ?? "of unknown version") changed it?); hint: --go-grpc knows grpc-go 1.33's layout; report this binary with `go version -m \(path)`"
         }

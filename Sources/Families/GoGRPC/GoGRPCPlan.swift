@@ -28,6 +28,21 @@ public struct GoGRPCPlan: Sendable {
     public static let finish = "google.golang.org/grpc.(*clientStream).finish"
 
     public static let serverFunctions = [operateHeaders, handleStream, writeStatus]
+
+    /// The leading argument types (as DWARF names them) of each hooked function,
+    /// as far as go_grpc.bpf.c reads its registers (grpc-go 1.33). With DWARF,
+    /// a function that takes anything else is refused: other registers would
+    /// hold other things (newer grpc-go reshaped several of these functions).
+    public static let argumentTypes: [String: [String]] = [
+        operateHeaders: ["*google.golang.org/grpc/internal/transport.http2Server", "*golang.org/x/net/http2.MetaHeadersFrame"],
+        handleStream: ["*google.golang.org/grpc.Server", "google.golang.org/grpc/internal/transport.ServerTransport",
+                       "*google.golang.org/grpc/internal/transport.Stream"],
+        writeStatus: ["*google.golang.org/grpc/internal/transport.http2Server", "*google.golang.org/grpc/internal/transport.Stream",
+                      "*google.golang.org/grpc/internal/status.Status"],
+        newClientStream: ["context.Context", "*google.golang.org/grpc.StreamDesc", "*google.golang.org/grpc.ClientConn", "string"],
+        newAttempt: ["*google.golang.org/grpc.clientStream"],
+        finish: ["*google.golang.org/grpc.clientStream", "error"],
+    ]
     public static let clientFunctions = [newClientStream, newAttempt, finish]
 
     public static func forProcess(_ pid: Int32) throws -> GoGRPCPlan {
@@ -69,6 +84,14 @@ public struct GoGRPCPlan: Sendable {
             throw GoRuntimeError.unknownGoVersion(path: displayPath, version: go.buildInfo.goVersion, field: GoField.goroutineID.description)
         }
         let resolved = try GoGRPCOffsets.resolve(path: elf.path, displayPath: displayPath, buildInfo: go.buildInfo)
+        for name in found {
+            guard let sub = resolved.subprograms[name], let expected = Self.argumentTypes[name] else { continue }
+            let types = sub.arguments.prefix(expected.count).map { $0.typeName ?? "?" }
+            if types != expected {
+                throw GoGRPCError.changedSignature(path: displayPath, function: name, found: sub.arguments.map { $0.typeName ?? "?" },
+                                                   expected: expected, version: GoGRPCOffsets.grpcVersion(go.buildInfo))
+            }
+        }
         var config = ut_config()
         config.go.g_goid = UInt64(goid.offset)
         config.go.g_parent_goid = structs.offset(of: .goroutineParentID).map { UInt64($0.offset) } ?? 0

@@ -63,7 +63,7 @@ struct grpc_inflight {
  * before the status was written) is evicted instead of leaking. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 16384);
+    __uint(max_entries, 8192); /* an entry lives from HEADERS to the handler goroutine's start */
     __type(key, struct grpc_stream_key);
     __type(value, struct grpc_headers);
 } grpc_headers SEC(".maps");
@@ -75,10 +75,11 @@ struct {
     __type(value, struct grpc_inflight);
 } grpc_server_inflight SEC(".maps");
 
-/* Client RPCs between newClientStream's entry and newAttemptLocked, by goroutine. */
+/* Client RPCs between newClientStream's entry and newAttemptLocked, by goroutine
+ * (a few microseconds each: few entries needed). */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 16384);
+    __uint(max_entries, 4096);
     __type(key, struct grpc_go_key);
     __type(value, struct grpc_inflight);
 } grpc_client_pending SEC(".maps");
