@@ -76,4 +76,36 @@ import Testing
         let http = try tool("symbols", "dump", Repo.fixture("go-server"))
         #expect(http.status == 0 && !http.stdout.contains("go-grpc"), "\(http.stdout)")
     }
+
+    /// `--exe PATH --go-grpc`: the file's probes fire in a process started after the tool.
+    @Test func exeModeTracesAProcessStartedLater() throws {
+        guard requireFixtures(), requireRoot(), requireGRPCFixtures() else { return }
+        // A private copy: uprobes belong to the file, so other suites' servers stay out of it.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-exe-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("grpc-server").path
+        try FileManager.default.copyItem(atPath: Self.fixture("go19", "stripped", "server"), toPath: binary)
+        let json = dir.appendingPathComponent("spans.jsonl").path
+
+        let tracer = try Background(Repo.tool, ["--exe", binary, "--go-grpc", "--otlp-json", json, "--quiet"])
+        tracer.watchdog(seconds: 90)
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.contains("attached 6 probes to \(binary) (go1.19"), "\(attached)")
+        let server = try Background(binary, [])
+        defer { server.process.terminate() }
+        let address = String(try #require(server.stdout.next()).dropFirst("listening ".count))
+        let r = try run(Self.fixture("go19", "normal", "client"), ["-addr", address], stdin: "call 14 0\nrelay 5 0 \(address)\n")
+        #expect(r.stdout == "ready\ncode 14\ncode 5\n", "\(r.stdout) \(r.stderr)")
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let all = try spans(inJSONLines: json)
+        // Server: Call (14), Relay (5), the relayed Call (5); client: the relayed Call, a child of Relay.
+        let names = all.map { "\($0["kind"] as? Int ?? 0) \($0["name"] as? String ?? "") \(attributes($0)["rpc.grpc.status_code"] ?? "")" }.sorted()
+        #expect(names == ["2 uptrace.test.Echo/Call 14", "2 uptrace.test.Echo/Call 5", "2 uptrace.test.Echo/Relay 5", "3 uptrace.test.Echo/Call 5"], "\(names)")
+        let relay = all.first { $0["name"] as? String == "uptrace.test.Echo/Relay" }
+        let inner = all.first { $0["kind"] as? Int == 3 }
+        #expect(inner?["parentSpanId"] as? String == relay?["spanId"] as? String && inner?["traceId"] as? String == relay?["traceId"] as? String)
+    }
 }
