@@ -14,7 +14,7 @@ import TraceEvents
         #expect(MemoryLayout<ut_go_offsets>.size == Int(UT_SIZEOF_GO_OFFSETS.rawValue))
         #expect(MemoryLayout<ut_config>.size == Int(UT_SIZEOF_CONFIG.rawValue))
         #expect(MemoryLayout<ut_go_grpc_event>.size == Int(UT_SIZEOF_GO_GRPC_EVENT.rawValue))
-        #expect(MemoryLayout<ut_go_grpc_event>.size == 328)
+        #expect(MemoryLayout<ut_go_grpc_event>.size == 352)
         #expect(MemoryLayout<ut_go_grpc_offsets>.size == Int(UT_SIZEOF_GO_GRPC_OFFSETS.rawValue))
     }
 

@@ -69,9 +69,9 @@ import Testing
         for (go, insn) in [("go19", "jbe"), ("go27", "push")] {
             let r = try tool("symbols", "dump", Self.fixture(go, "stripped", "server"))
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(r.stdout.contains("go-grpc probes (6, 0 single-stepped):"), "\(r.stdout)")
+            #expect(r.stdout.contains("go-grpc probes (7, 0 single-stepped):"), "\(r.stdout)")
             let lines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("  grpc_") }
-            #expect(lines.count == 6 && lines.allSatisfy { $0.contains(insn) && $0.contains("[emulated]") }, "\(lines)")
+            #expect(lines.count == 7 && lines.allSatisfy { $0.contains(insn) && $0.contains("[emulated]") }, "\(lines)")
         }
         let http = try tool("symbols", "dump", Repo.fixture("go-server"))
         #expect(http.status == 0 && !http.stdout.contains("go-grpc"), "\(http.stdout)")
@@ -91,7 +91,7 @@ import Testing
         let tracer = try Background(Repo.tool, ["--exe", binary, "--go-grpc", "--otlp-json", json, "--quiet"])
         tracer.watchdog(seconds: 90)
         let attached = tracer.waitForStderr("attached")
-        #expect(attached.contains("attached 6 probes to \(binary) (go1.19"), "\(attached)")
+        #expect(attached.contains("attached 7 probes to \(binary) (go1.19"), "\(attached)")
         let server = try Background(binary, [])
         defer { server.process.terminate() }
         let address = String(try #require(server.stdout.next()).dropFirst("listening ".count))

@@ -33,7 +33,7 @@ import Tracing
             #expect(p.instruction?.cost == .emulated, "\(p.function): \(String(describing: p.instruction))")
         }
         #expect(Set(serverPlan.functions).isSuperset(of: GoGRPCPlan.serverFunctions))
-        #expect(Set(clientPlan.functions) == Set(GoGRPCPlan.clientFunctions))
+        #expect(Set(clientPlan.functions) == Set(GoGRPCPlan.clientFunctions + [GoGRPCPlan.sendMsg]))
         if variant == "stripped" {
             #expect(serverPlan.offsetSources.values.allSatisfy { !$0.hasPrefix("DWARF") }, "\(serverPlan.offsetSources)")
         } else {
@@ -41,13 +41,13 @@ import Tracing
         }
 
         let stats = try BPFRunStatistics()
+        // As `trace` attaches two processes: one ring buffer, and the second go_grpc object
+        // takes over the first one's cross-process map (clients on their way to a server).
         let serverProbes = try TestProbes(serverPlan.familyPlan)
-        let clientProbes = try TestProbes(clientPlan.familyPlan)
-        let serverSink = RecordSink(), clientSink = RecordSink()
-        let serverReader = try serverProbes.reader(serverSink.handler)
-        let clientReader = try clientProbes.reader(clientSink.handler)
-        serverReader.start()
-        clientReader.start()
+        let clientProbes = try AttachedProbes(clientPlan.familyPlan.request, shared: serverProbes.shared, sharingWith: serverProbes.probes)
+        let sink = RecordSink()
+        let reader = try serverProbes.reader(sink.handler)
+        reader.start()
 
         // 100 unary calls: 25 of each code, each with its sleep.
         var expectedCalls: [Int32: Int] = [:]
@@ -85,20 +85,24 @@ import Tracing
         let clientRPCs = 100 + 20 + 1 + 10 + 1 + 1 + 2
         let serverRPCs = clientRPCs + 2
 
-        serverSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_SERVER.rawValue), count: serverRPCs)
-        clientSink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_CLIENT.rawValue), count: clientRPCs)
+        sink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_SERVER.rawValue), count: serverRPCs)
+        sink.wait(forKind: UInt32(UT_EVENT_GO_GRPC_CLIENT.rawValue), count: clientRPCs + 2)
         usleep(200_000) // anything extra would show up now
         let serverPrograms = try serverProbes.object.programs()
         let clientPrograms = try clientProbes.object.programs()
-        serverReader.stop()
-        clientReader.stop()
+        reader.stop()
         #expect(try serverProbes.lostEvents() == 0)
-        #expect(try clientProbes.lostEvents() == 0)
         serverProbes.detach()
         clientProbes.detach()
         _ = stats
 
-        let inServer = serverSink.spans(), inClient = clientSink.spans()
+        let everything = sink.spans()
+        func pid(_ s: Span) -> Int32? {
+            if case .int(let p)? = s.resource.attribute("process.pid") { return Int32(p) }
+            return nil
+        }
+        let inServer = everything.filter { pid($0) == server.pid }, inClient = everything.filter { pid($0) == client.pid }
+        #expect(inServer.count + inClient.count == everything.count)
         let servers = inServer.filter { $0.kind == .server }
         let relayClients = inServer.filter { $0.kind == .client }
         let clients = inClient.filter { $0.kind == .client }
@@ -177,6 +181,29 @@ import Tracing
                 #expect(outer.startTimeUnixNano < inner.startTimeUnixNano && inner.endTimeUnixNano < outer.endTimeUnixNano)
             }
         }
+        // Every served call is the child of the traced call that sent it (the client process's, or
+        // the server's own relayed ones), in that call's trace, inside its time: the caller's traceparent
+        // wins where there is one; an UNIMPLEMENTED answer may be written before the client's first
+        // SendMsg names the stream, so it may or may not join. Relay's children start before it ends:
+        // its client is found then (a context record), so the relayed calls join the client's trace too.
+        let clientsByID = Dictionary(uniqueKeysWithValues: (clients + relayClients).map { ($0.spanID, $0) })
+        var joinedCount = 0
+        for s in servers where s.traceID.hex != Self.traceID {
+            guard let c = s.parentSpanID.flatMap({ clientsByID[$0] }) else {
+                #expect(s.name == "uptrace.test.Echo/Nope", "\(s.name) code \(code(s) ?? -1): no traced client as parent")
+                continue
+            }
+            joinedCount += 1
+            #expect(c.traceID == s.traceID && c.name == s.name)
+            if code(c) == code(s) {
+                #expect(c.startTimeUnixNano < s.startTimeUnixNano && s.endTimeUnixNano < c.endTimeUnixNano, "\(s.name): client span does not hold the server's")
+            }
+        }
+        #expect(joinedCount >= servers.count - 2, "\(joinedCount) of \(servers.count) served calls joined their client")
+        let clientRelay = clients.first { $0.name == relay && code($0) == 14 }, relayed = relayClients.first { code($0) == 14 }
+        #expect(clientRelay != nil && clientRelay?.traceID == relayed?.traceID, "the relayed call in the client's trace")
+        print("grpc join [\(build)]: \(joinedCount) of \(servers.count) served calls are children of their traced client")
+
         // Streams last from start to status: each sent its messages first.
         for s in servers.filter({ $0.name == stream }) { #expect(s.durationNanos > 0) }
 
@@ -186,7 +213,7 @@ import Tracing
         let headers = runs(serverPrograms, "grpc_server_headers"), begin = runs(serverPrograms, "grpc_server_begin")
         let status = runs(serverPrograms, "grpc_server_status")
         let cBegin = runs(clientPrograms, "grpc_client_begin"), cStream = runs(clientPrograms, "grpc_client_stream")
-        let cEnd = runs(clientPrograms, "grpc_client_end")
+        let cEnd = runs(clientPrograms, "grpc_client_end"), cSend = runs(clientPrograms, "grpc_client_send")
         // Go 1.19 probes the stack-check jbe: once more when the goroutine's stack grows there.
         let slack: UInt64 = go == "go19" ? 2 : 1
         #expect((n...slack * n).contains(headers), "operateHeaders \(headers) for \(n) RPCs")
@@ -194,6 +221,7 @@ import Tracing
         #expect((n...slack * n).contains(status), "WriteStatus \(status) for \(n) RPCs")
         #expect((m...slack * m).contains(cBegin), "newClientStream \(cBegin) for \(m) RPCs")
         #expect((m...slack * m).contains(cStream), "newAttemptLocked \(cStream) for \(m) RPCs")
+        #expect((m...slack * m).contains(cSend), "SendMsg \(cSend) for \(m) RPCs")
         // finish: once per unary call, twice per stream (its context watcher calls it again).
         #expect((m + 10...slack * (m + 10)).contains(cEnd), "finish \(cEnd) for \(m) RPCs (10 streams)")
         func f(_ x: UInt64, _ d: UInt64) -> String { String(format: "%.2f", Double(x) / Double(d)) }
@@ -202,7 +230,7 @@ import Tracing
         print("""
             grpc hits [\(build)] per served RPC (\(n)): operateHeaders \(f(headers, n)), handleStream \(f(begin, n)), \
             WriteStatus \(f(status, n)); per RPC made (\(m)): newClientStream \(f(cBegin, m)), \
-            newAttemptLocked \(f(cStream, m)), finish \(f(cEnd, m)); BPF \(bpfNs) ns/hit \
+            newAttemptLocked \(f(cStream, m)), SendMsg \(f(cSend, m)), finish \(f(cEnd, m)); BPF \(bpfNs) ns/hit \
             (\(all.map { "\($0.name) \($0.runTimeNs / max(1, $0.runCount))" }.joined(separator: ", "))); instructions: \
             \(Set((serverPlan.placed + clientPlan.placed).map { "\($0.function.split(separator: ".").last ?? ""): \($0.instruction.map { "\($0)" } ?? "?")" }).sorted().joined(separator: "; "))
             """)

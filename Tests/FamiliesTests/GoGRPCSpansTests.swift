@@ -11,9 +11,10 @@ import Tracing
     static let spans = GoGRPCSpans(clock: BootClock(), resource: { pid in Resource(attributes: [.int("process.pid", Int64(pid))]) })
 
     static func event(_ role: GoGRPCEvent.Role, code: Int32?, method: String = "/pkg.v1.Greeter/SayHello", goid: UInt64 = 7,
-                      start: UInt64 = 1_000, traceparent: String? = nil, parent: GoRequestRef? = nil) -> GoGRPCEvent {
+                      start: UInt64 = 1_000, traceparent: String? = nil, parent: GoRequestRef? = nil,
+                      grandparent: GoRequestRef? = nil) -> GoGRPCEvent {
         GoGRPCEvent(role: role, pid: 42, goid: goid, startBootNanos: start, endBootNanos: start + 5_000, statusCode: code,
-                    method: method, traceparent: traceparent, parent: parent)
+                    method: method, traceparent: traceparent, parent: parent, grandparent: grandparent)
     }
 
     @Test func nameAndAttributesFollowTheRPCConventions() {
@@ -74,6 +75,25 @@ import Tracing
         // No traceparent, no parent: a root each.
         let lone = contexts.context(for: Self.event(.client, code: 0, goid: 11))
         #expect(lone.parentSpanID == nil && lone.traceID != server.traceID)
+    }
+
+    @Test func tracedClientIsTheServersParent() {
+        var contexts = GoGRPCContexts()
+        let outer = GoRequestRef(pid: 42, goid: 3, startBootNanos: 100)  // a served call in the client's process
+        let client = GoRequestRef(pid: 42, goid: 3, startBootNanos: 200) // the call it made
+        // The server (another process) learns of its client when its first child starts: context record first.
+        let begin = Self.event(.context, code: nil, goid: 50, start: 300, parent: client, grandparent: outer)
+        contexts.begin(begin)
+        let child = contexts.context(for: Self.event(.client, code: 0, goid: 51, start: 400, parent: begin.ref))
+        let server = contexts.context(for: Self.event(.server, code: 0, goid: 50, start: 300, parent: client, grandparent: outer))
+        let made = contexts.context(for: Self.event(.client, code: 0, goid: 3, start: 200, parent: outer))
+        let served = contexts.context(for: Self.event(.server, code: 0, goid: 3, start: 100))
+        #expect(child.parentSpanID == server.spanID && server.parentSpanID == made.spanID && made.parentSpanID == served.spanID)
+        #expect(Set([child.traceID, server.traceID, made.traceID, served.traceID]).count == 1)
+        // A caller's traceparent wins over a traced client.
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let withTP = contexts.context(for: Self.event(.server, code: 0, goid: 60, start: 500, traceparent: tp, parent: client))
+        #expect(withTP.parentSpanID?.hex == "00f067aa0ba902b7")
     }
 
     @Test func recordDecodes() {

@@ -17,8 +17,11 @@ public struct GoGRPCEvent: DecodedRecord, Sendable, Equatable {
     public var traceparent: String?
     /// Client: the dial target (`ClientConn.target`: "host:port", "dns:///host:port", "unix:///path").
     public var target: String
-    /// Client: the served call (same process) it was made under.
+    /// Client: the served call (same process) it was made under. Server: the
+    /// traced client call (any process on this host) that sent it.
     public var parent: GoRequestRef?
+    /// Server: `parent`'s own parent.
+    public var grandparent: GoRequestRef?
     public var truncated: Bool
 
     /// This call's identity (a served call's children name it in `parent`).
@@ -44,12 +47,14 @@ public struct GoGRPCEvent: DecodedRecord, Sendable, Equatable {
         target = Self.string(&e.target, length: e.target_len, truncated: &cut)
         truncated = cut
         parent = GoRequestRef(e.parent)
+        grandparent = GoRequestRef(e.grandparent)
     }
 
     /// Builds an event directly (tests, replay).
     public init(role: Role, pid: UInt32, tid: UInt32 = 0, goid: UInt64 = 0, flags: UInt32 = 0,
                 startBootNanos: UInt64, endBootNanos: UInt64, statusCode: Int32?, method: String,
-                traceparent: String? = nil, target: String = "", parent: GoRequestRef? = nil) {
+                traceparent: String? = nil, target: String = "", parent: GoRequestRef? = nil,
+                grandparent: GoRequestRef? = nil) {
         self.role = role
         header = RecordHeader(pid: pid, tid: tid, flags: flags, goid: goid, startBootNanos: startBootNanos, endBootNanos: endBootNanos)
         self.statusCode = statusCode
@@ -57,6 +62,7 @@ public struct GoGRPCEvent: DecodedRecord, Sendable, Equatable {
         self.traceparent = traceparent
         self.target = target
         self.parent = parent
+        self.grandparent = grandparent
         truncated = false
     }
 

@@ -40,10 +40,14 @@ public enum GoGRPCOffsets {
     public static let clientStreamAttempt = Field("google.golang.org/grpc.clientStream", "attempt", module: grpc)
     public static let attemptStream = Field("google.golang.org/grpc.csAttempt", "s", module: grpc)
     public static let clientConnTarget = Field("google.golang.org/grpc.ClientConn", "target", module: grpc)
+    public static let serverConn = Field("google.golang.org/grpc/internal/transport.http2Server", "conn", module: grpc)
+    public static let clientConn = Field("google.golang.org/grpc/internal/transport.http2Client", "conn", module: grpc)
+    public static let attemptTransport = Field("google.golang.org/grpc.csAttempt", "t", module: grpc)
 
     public static let all: [Field] = [
         metaFrameHeaders, metaFrameFields, headersFrameHeader, frameStreamID, headerFieldName, headerFieldValue,
         streamID, streamMethod, streamStatus, statusProto, errorProto, protoCode, clientStreamAttempt, attemptStream, clientConnTarget,
+        serverConn, clientConn, attemptTransport,
     ]
     /// The hpack.HeaderField struct (its size is the slice stride).
     static let headerFieldStruct = "golang.org/x/net/http2/hpack.HeaderField"
@@ -89,6 +93,12 @@ public enum GoGRPCOffsets {
               provenance: "grpc-go v1.33.3 stream.go type csAttempt: cs 8, t ClientTransport 16 (DWARF Go 1.19, 1.27)"),
         Entry(field: clientConnTarget, versions: ["v1.33.3"], offset: 24,
               provenance: "grpc-go v1.33.3 clientconn.go type ClientConn: ctx 16, cancel 8 (DWARF Go 1.19, 1.27)"),
+        Entry(field: serverConn, versions: ["v1.33.3"], offset: 32,
+              provenance: "grpc-go v1.33.3 internal/transport/http2_server.go type http2Server: lastRead int64, ctx 16, done 8 (DWARF Go 1.19, 1.27)"),
+        Entry(field: clientConn, versions: ["v1.33.3"], offset: 72,
+              provenance: "grpc-go v1.33.3 internal/transport/http2_client.go type http2Client: lastRead, ctx 16, cancel, ctxDone, userAgent 16, md 8, then conn (DWARF Go 1.19, 1.27)"),
+        Entry(field: attemptTransport, versions: ["v1.33.3"], offset: 8,
+              provenance: "grpc-go v1.33.3 stream.go type csAttempt: after cs *clientStream (DWARF Go 1.19, 1.27)"),
         // protoc-gen-go before APIv2 (golang/protobuf 1.3): Code int32 first, XXX_ fields after.
         Entry(field: protoCode, versions: ["v0.0.0-20200413115906-b5235f6e3e2e"], offset: 0,
               provenance: "genproto b5235f6 (Debian 0.0~git20200413) googleapis/rpc/status/status.pb.go type Status: Code first (DWARF Go 1.19, 1.27)"),
@@ -158,6 +168,9 @@ public enum GoGRPCOffsets {
         r.offsets.client_stream_attempt = v(clientStreamAttempt)
         r.offsets.attempt_stream = v(attemptStream)
         r.offsets.client_conn_target = v(clientConnTarget)
+        r.offsets.server_conn = v(serverConn)
+        r.offsets.client_conn = v(clientConn)
+        r.offsets.attempt_transport = v(attemptTransport)
         return r
     }
 

@@ -26,6 +26,8 @@ public struct GoGRPCPlan: Sendable {
     public static let newClientStream = "google.golang.org/grpc.newClientStream"
     public static let newAttempt = "google.golang.org/grpc.(*clientStream).newAttemptLocked"
     public static let finish = "google.golang.org/grpc.(*clientStream).finish"
+    /// Where a client's stream id and connection are known (joining a traced server on this host).
+    public static let sendMsg = "google.golang.org/grpc.(*clientStream).SendMsg"
 
     public static let serverFunctions = [operateHeaders, handleStream, writeStatus]
 
@@ -42,7 +44,10 @@ public struct GoGRPCPlan: Sendable {
         newClientStream: ["context.Context", "*google.golang.org/grpc.StreamDesc", "*google.golang.org/grpc.ClientConn", "string"],
         newAttempt: ["*google.golang.org/grpc.clientStream"],
         finish: ["*google.golang.org/grpc.clientStream", "error"],
+        sendMsg: ["*google.golang.org/grpc.clientStream"],
     ]
+    /// The maps a server in one process reads about clients in another: every go_grpc object after the first takes them over.
+    public static let crossProcessMaps = [go_grpc_bpf.maps.grpc_conn_clients]
     public static let clientFunctions = [newClientStream, newAttempt, finish]
 
     public static func forProcess(_ pid: Int32) throws -> GoGRPCPlan {
@@ -67,7 +72,7 @@ public struct GoGRPCPlan: Sendable {
         }
         let go = try GoBinary.load(elf)
         // The functions, not the build info, decide: a GOPATH build lists no modules.
-        let sites = try go.probeSites(elf, names: Self.serverFunctions + Self.clientFunctions)
+        let sites = try go.probeSites(elf, names: Self.serverFunctions + Self.clientFunctions + [Self.sendMsg])
         let found = Set(sites.map(\.function.name))
         let server = Self.serverFunctions.dropFirst().allSatisfy(found.contains)
         let client = Self.clientFunctions.allSatisfy(found.contains)
@@ -96,6 +101,11 @@ public struct GoGRPCPlan: Sendable {
         config.go.g_goid = UInt64(goid.offset)
         config.go.g_parent_goid = structs.offset(of: .goroutineParentID).map { UInt64($0.offset) } ?? 0
         config.grpc = resolved.offsets
+        // The TCP ports of a connection (joining clients and servers on this host), as go-http reads them.
+        config.go.netfd_laddr = structs.offset(of: .netFDLocalAddr).map { UInt64($0.offset) } ?? 0
+        config.go.netfd_raddr = structs.offset(of: .netFDRemoteAddr).map { UInt64($0.offset) } ?? 0
+        config.go.tcpaddr_port = structs.offset(of: .tcpAddrPort).map { UInt64($0.offset) } ?? 0
+        let ports = config.go.netfd_laddr != 0 && config.go.netfd_raddr != 0 && config.go.tcpaddr_port != 0
 
         let p = go_grpc_bpf.progs.self
         var placed: [GoHTTPPlan.PlacedSite] = []
@@ -108,6 +118,7 @@ public struct GoGRPCPlan: Sendable {
             case Self.newClientStream where client: program = p.grpc_client_begin
             case Self.newAttempt where client: program = p.grpc_client_stream
             case Self.finish where client: program = p.grpc_client_end
+            case Self.sendMsg where client && ports: program = p.grpc_client_send
             default: continue
             }
             // Entries on the cheap site (GoEntrySite); the BPF side keeps the first of repeated hits.
@@ -133,7 +144,8 @@ public struct GoGRPCPlan: Sendable {
         let who = pid.map { "pid \($0) (\(displayPath), \(goVersion), \(grpc))" } ?? "\(displayPath) (\(goVersion), \(grpc), every process)"
         let short = functions.map { $0.replacingOccurrences(of: "google.golang.org/grpc", with: "grpc") }
         return FamilyPlan(family: GoGRPCFamily.id,
-                          request: ProbeRequest(object: go_grpc_bpf.object, path: attachPath, pid: pid, config: config, sites: sites),
+                          request: ProbeRequest(object: go_grpc_bpf.object, path: attachPath, pid: pid, config: config, sites: sites,
+                                                sharedMaps: Self.crossProcessMaps),
                           displayPath: displayPath, summary: "\(who): \(short.joined(separator: ", "))", goVersion: goVersion)
     }
 }

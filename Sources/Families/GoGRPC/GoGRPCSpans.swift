@@ -91,9 +91,13 @@ public struct GoGRPCSpans: Sendable {
 
 /// The span contexts of gRPC calls: a served call takes its caller's
 /// `traceparent` (from its context record, which arrives before anything its
-/// handler does); a call made under a served one becomes its child. A context
-/// is made the first time a call is named and kept for children that finish
-/// later; the oldest of `capacity` is forgotten first.
+/// handler does), else it is the child of the traced client call that sent it
+/// (another traced process on this host, or this one); a call made under a
+/// served one becomes its child. With both, the traceparent wins: it is what the
+/// server's own SDK would honour, and the handler's children may already hang
+/// under it. A context is made the first time a call is named (by itself, a
+/// child, or the server it called) and kept; the oldest of `capacity` is
+/// forgotten first.
 public struct GoGRPCContexts: Sendable {
     public let sampler: Sampler
     public let capacity: Int
@@ -106,27 +110,36 @@ public struct GoGRPCContexts: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    /// A served call began with a traceparent.
+    /// A served call's context is known before its end: it began with a
+    /// traceparent, or its traced client was found when its first child started.
     public mutating func begin(_ e: GoGRPCEvent) {
-        guard contexts[e.ref] == nil else { return }
-        remember(e.ref, .incoming(traceparent: e.traceparent, tracestate: nil, sampler: sampler))
+        _ = context(for: e)
     }
 
     /// The context of a finished call's span.
     public mutating func context(for e: GoGRPCEvent) -> SpanContext {
+        if let known = contexts[e.ref] { return known }
+        let context: SpanContext
         switch e.role {
         case .server, .context:
-            if let known = contexts[e.ref] { return known }
-            let context = SpanContext.incoming(traceparent: e.traceparent, tracestate: nil, sampler: sampler)
-            remember(e.ref, context)
-            return context
+            if e.traceparent == nil, let client = e.parent {
+                context = resolve(client, parent: e.grandparent).child()
+            } else {
+                context = .incoming(traceparent: e.traceparent, tracestate: nil, sampler: sampler)
+            }
         case .client:
-            guard let parent = e.parent else { return .root(sampler) }
-            if let known = contexts[parent] { return known.child() }
-            let context = SpanContext.root(sampler)
-            remember(parent, context)
-            return context.child()
+            context = e.parent.map { resolve($0, parent: nil).child() } ?? .root(sampler)
         }
+        remember(e.ref, context)
+        return context
+    }
+
+    /// The context of `call`, made now (as `parent`'s child, or a root) if it has none yet.
+    private mutating func resolve(_ call: GoRequestRef, parent: GoRequestRef?) -> SpanContext {
+        if let known = contexts[call] { return known }
+        let context = parent.map { resolve($0, parent: nil).child() } ?? .root(sampler)
+        remember(call, context)
+        return context
     }
 
     private mutating func remember(_ ref: GoRequestRef, _ context: SpanContext) {

@@ -23,6 +23,8 @@
  * One RPC made (unary or streaming):
  *   newClientStream entry                 1  start, method, the served RPC it runs under
  *   (*clientStream).newAttemptLocked      1  (+1 per retry, ignored) the stream's identity
+ *   (*clientStream).SendMsg entry         1  (+1 per further message sent, ignored) the HTTP/2 stream
+ *                                            and TCP ports, for a traced server on this host
  *   (*clientStream).finish entry          1  (streaming: 2; later calls are no-ops) end, code → event
  */
 #include "common.bpf.h"
@@ -57,7 +59,32 @@ struct grpc_inflight {
     struct ut_go_grpc_event ev;
     __u64 stream; /* server: *transport.Stream; client: newClientStream's ctx data word (repeat check) */
     __u64 method; /* the method string's pointer (repeat check) */
+    __u64 joined;    /* client: its stream is in grpc_conn_clients; server: its traced client was looked for and found */
+    __u64 transport; /* server: the *http2Server */
 };
+
+/* A client RPC on its way to a server on this host: the TCP connection's two
+ * ports as the client sees them and the HTTP/2 stream id. Set at the client's
+ * first SendMsg (the stream id is assigned by then, the request message not
+ * yet sent); read by a traced server in any process when it writes the status
+ * (its handler has read that message by then). Shared by every go_grpc object. */
+struct grpc_conn_key {
+    __u16 client_port;
+    __u16 server_port;
+    __u32 stream_id;
+};
+
+struct grpc_conn_client {
+    struct ut_go_request_ref client;
+    struct ut_go_request_ref parent; /* the client RPC's own parent */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct grpc_conn_key);
+    __type(value, struct grpc_conn_client);
+} grpc_conn_clients SEC(".maps");
 
 /* LRU maps: an RPC whose end is never seen (process killed, a client gone
  * before the status was written) is evicted instead of leaking. */
@@ -158,6 +185,47 @@ static __always_inline void grpc_emit(struct grpc_inflight *in) {
     bpf_ringbuf_submit(e, ut_wakeup_flags());
 }
 
+/* Local and remote TCP ports of the net.Conn interface at `field` (a
+ * *net.TCPConn: its first word is the *netFD). Zero when unreadable; another
+ * kind of connection reads as ports that match nothing. */
+static __always_inline void grpc_conn_ports(__u64 field, __u16 *local, __u16 *remote) {
+    __u64 conn = 0, fd = 0, laddr = 0, raddr = 0;
+    __s64 port = 0;
+    *local = *remote = 0;
+    if (bpf_probe_read_user(&conn, sizeof(conn), (void *)(field + 8)) < 0 || !conn ||
+        bpf_probe_read_user(&fd, sizeof(fd), (void *)conn) < 0 || !fd)
+        return;
+    if (bpf_probe_read_user(&laddr, sizeof(laddr), (void *)(fd + ut_cfg.go.netfd_laddr + 8)) == 0 && laddr &&
+        bpf_probe_read_user(&port, sizeof(port), (void *)(laddr + ut_cfg.go.tcpaddr_port)) == 0)
+        *local = (__u16)port;
+    if (bpf_probe_read_user(&raddr, sizeof(raddr), (void *)(fd + ut_cfg.go.netfd_raddr + 8)) == 0 && raddr &&
+        bpf_probe_read_user(&port, sizeof(port), (void *)(raddr + ut_cfg.go.tcpaddr_port)) == 0)
+        *remote = (__u16)port;
+}
+
+/* Names the traced client (any process on this host) that sent the served RPC
+ * `in`: its connection's ports (the server's t.conn, reversed) and the stream
+ * id key grpc_conn_clients, which the client's first SendMsg filled. Tried when
+ * the RPC's first child call starts and at its status; the first success
+ * counts. Not with a caller's traceparent (it wins: see GoGRPCContexts).
+ * Returns 1 when it joined now. */
+static __always_inline int grpc_server_join(struct grpc_inflight *in) {
+    if (in->joined || in->ev.traceparent_len || !in->transport)
+        return 0;
+    struct grpc_conn_key ck = {};
+    grpc_conn_ports(in->transport + ut_cfg.grpc.server_conn, &ck.server_port, &ck.client_port);
+    if (!ck.client_port || bpf_probe_read_user(&ck.stream_id, sizeof(ck.stream_id), (void *)(in->stream + ut_cfg.grpc.stream_id)) < 0)
+        return 0;
+    struct grpc_conn_client *c = bpf_map_lookup_elem(&grpc_conn_clients, &ck);
+    if (!c)
+        return 0;
+    in->ev.parent = c->client;
+    in->ev.grandparent = c->parent;
+    in->joined = 1;
+    bpf_map_delete_elem(&grpc_conn_clients, &ck);
+    return 1;
+}
+
 /*
  * Hooks the entry of internal/transport.(*http2Server).operateHeaders(t, frame,
  * handle, traceCtx) (grpc-go 1.33): RAX = t, RBX = frame
@@ -239,6 +307,7 @@ int grpc_server_begin(struct pt_regs *ctx) {
     if (!in)
         return 0;
     in->stream = stream;
+    in->transport = ctx->rcx;
     struct go_str method = {};
     if (bpf_probe_read_user(&method, sizeof(method), (void *)(stream + ut_cfg.grpc.stream_method)) < 0)
         in->ev.h.flags |= UT_FLAG_READ_FAILED;
@@ -268,7 +337,9 @@ int grpc_server_begin(struct pt_regs *ctx) {
  * Hooks the entry of internal/transport.(*http2Server).WriteStatus(t, s, st)
  * (grpc-go 1.33): RAX = t, RBX = s (*Stream), RCX = st (*status.Status), on
  * the RPC's goroutine: the status that ends the RPC, unary or streaming, is
- * being written. Ends the span there with st's code. Hits: 1 per served RPC
+ * being written. Ends the span there with st's code, and names the traced
+ * client (any process on this host) that sent the RPC: its connection's ports
+ * (t.conn) and the stream id key grpc_conn_clients. Hits: 1 per served RPC
  * (emulated); a repeated hit finds nothing in flight.
  */
 SEC("uprobe")
@@ -283,6 +354,7 @@ int grpc_server_status(struct pt_regs *ctx) {
     if (!in || in->stream != ctx->rbx)
         return 0;
     in->ev.h.end_ns = now;
+    grpc_server_join(in);
     __u64 proto = 0;
     if (ctx->rcx && bpf_probe_read_user(&proto, sizeof(proto), (void *)(ctx->rcx + ut_cfg.grpc.status_proto)) == 0)
         in->ev.status_code = proto ? grpc_proto_code(proto) : 0; /* a nil *spb.Status is OK */
@@ -307,6 +379,12 @@ static __always_inline void grpc_find_parent(struct pt_regs *ctx, struct grpc_go
         parent->tgid = up.tgid;
         parent->goid = up.goid;
         parent->start_ns = server->ev.h.start_ns;
+        /* The served RPC's own caller, before this child's span can need its context. */
+        if (grpc_server_join(server)) {
+            server->ev.h.kind = UT_EVENT_GO_GRPC_CONTEXT;
+            grpc_emit(server);
+            server->ev.h.kind = UT_EVENT_GO_GRPC_SERVER;
+        }
     }
 }
 
@@ -368,6 +446,42 @@ int grpc_client_stream(struct pt_regs *ctx) {
     struct grpc_go_key cs = {.tgid = key.tgid, .pad = 0, .goid = ctx->rax};
     bpf_map_update_elem(&grpc_client_inflight, &cs, in, BPF_ANY);
     bpf_map_delete_elem(&grpc_client_pending, &key);
+    return 0;
+}
+
+/*
+ * Hooks the entry of grpc.(*clientStream).SendMsg(cs, m) (grpc-go 1.33): RAX
+ * = cs. The first time per RPC: cs.attempt.s has its HTTP/2 stream id and
+ * cs.attempt.t (*http2Client) its TCP connection; records them for a traced
+ * server on this host. Hits: 1 per RPC made, +1 per further message sent
+ * (a no-op) (emulated).
+ */
+SEC("uprobe")
+int grpc_client_send(struct pt_regs *ctx) {
+    if (ut_other_process())
+        return 0;
+    struct grpc_go_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .pad = 0, .goid = ctx->rax};
+    struct grpc_inflight *in = bpf_map_lookup_elem(&grpc_client_inflight, &key);
+    if (!in || in->joined)
+        return 0;
+    in->joined = 1;
+    __u64 attempt = 0, stream = 0;
+    struct grpc_conn_key ck = {};
+    if (bpf_probe_read_user(&attempt, sizeof(attempt), (void *)(ctx->rax + ut_cfg.grpc.client_stream_attempt)) < 0 || !attempt ||
+        bpf_probe_read_user(&stream, sizeof(stream), (void *)(attempt + ut_cfg.grpc.attempt_stream)) < 0 || !stream ||
+        bpf_probe_read_user(&ck.stream_id, sizeof(ck.stream_id), (void *)(stream + ut_cfg.grpc.stream_id)) < 0)
+        return 0;
+    __u64 transport = 0; /* the ClientTransport interface's data word: *http2Client */
+    if (bpf_probe_read_user(&transport, sizeof(transport), (void *)(attempt + ut_cfg.grpc.attempt_transport + 8)) < 0 || !transport)
+        return 0;
+    grpc_conn_ports(transport + ut_cfg.grpc.client_conn, &ck.client_port, &ck.server_port);
+    if (!ck.client_port || !ck.server_port)
+        return 0;
+    struct grpc_conn_client c = {.parent = in->ev.parent};
+    c.client.tgid = in->ev.h.tgid;
+    c.client.goid = in->ev.h.goid;
+    c.client.start_ns = in->ev.h.start_ns;
+    bpf_map_update_elem(&grpc_conn_clients, &ck, &c, BPF_ANY);
     return 0;
 }
 

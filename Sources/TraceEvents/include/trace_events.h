@@ -162,7 +162,9 @@ struct ut_mysql_event {
 /* One gRPC call, server or client (go_grpc.bpf.c). */
 struct ut_go_grpc_event {
     struct ut_event_header h;        /* start_ns: HEADERS decoded (server) / newClientStream entry (client); end_ns: status */
-    struct ut_go_request_ref parent; /* client: the served RPC it runs under (same process; goroutine or its creator) */
+    struct ut_go_request_ref parent; /* client: the served RPC it runs under (same process; goroutine or its creator);
+                                        server: the traced client RPC (any process on this host) that sent it */
+    struct ut_go_request_ref grandparent; /* server: `parent`'s own parent */
     __s32 status_code;               /* grpc status code; -1: not read (UT_FLAG_READ_FAILED) */
     __u16 method_len;                /* full lengths of the Go strings */
     __u16 traceparent_len;           /* server: the incoming `traceparent` metadata; 0: none */
@@ -191,6 +193,9 @@ struct ut_go_grpc_offsets {
     __u64 client_stream_attempt; /* grpc.clientStream.attempt (*csAttempt) */
     __u64 attempt_stream;        /* grpc.csAttempt.s (*transport.Stream) */
     __u64 client_conn_target;    /* grpc.ClientConn.target (string) */
+    __u64 server_conn;           /* transport.http2Server.conn (net.Conn) */
+    __u64 client_conn;           /* transport.http2Client.conn (net.Conn) */
+    __u64 attempt_transport;     /* grpc.csAttempt.t (transport.ClientTransport) */
 };
 
 /* Byte offsets of the Go struct fields the probes read (from DWARF or the
@@ -248,9 +253,9 @@ struct ut_config {
 #define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
-#define UT_GO_GRPC_OFFSETS_SIZE (15 * 8)
+#define UT_GO_GRPC_OFFSETS_SIZE (18 * 8)
 #define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_GO_GRPC_OFFSETS_SIZE)
-#define UT_GO_GRPC_EVENT_SIZE (40 + UT_GO_REQUEST_REF_SIZE + 8 + UT_GRPC_METHOD_MAX + UT_TRACEPARENT_MAX + 8 + UT_GRPC_TARGET_MAX)
+#define UT_GO_GRPC_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8 + UT_GRPC_METHOD_MAX + UT_TRACEPARENT_MAX + 8 + UT_GRPC_TARGET_MAX)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
 
