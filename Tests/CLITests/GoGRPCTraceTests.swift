@@ -108,4 +108,51 @@ import Testing
         let inner = all.first { $0["kind"] as? Int == 3 }
         #expect(inner?["parentSpanId"] as? String == relay?["spanId"] as? String && inner?["traceId"] as? String == relay?["traceId"] as? String)
     }
+
+    /// `--pid SERVER,CLIENT --go-grpc`: the client process's CLIENT span is the parent of the
+    /// server process's SERVER span, one trace across the two processes.
+    @Test func clientAndServerProcessesJoinIntoOneTrace() throws {
+        guard requireFixtures(), requireRoot(), requireGRPCFixtures() else { return }
+        let server = try Background(Self.fixture("go27", "normal", "server"), [])
+        defer { server.process.terminate() }
+        let address = String(try #require(server.stdout.next()).dropFirst("listening ".count))
+        // The client waits on stdin, so that the tool attaches before it calls.
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: Self.fixture("go27", "stripped", "client"))
+        client.arguments = ["-addr", address]
+        let input = Pipe(), output = Pipe()
+        client.standardInput = input
+        client.standardOutput = output
+        client.standardError = FileHandle.nullDevice
+        try client.run()
+        defer { kill(client.processIdentifier, SIGKILL); client.waitUntilExit() }
+        let lines = LineReader(output.fileHandleForReading)
+        #expect(lines.next() == "ready")
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-join-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: json) }
+
+        let tracer = try Background(Repo.tool, ["--pid", "\(server.process.processIdentifier),\(client.processIdentifier)", "--go-grpc",
+                                                "--otlp-json", json, "--quiet"])
+        tracer.watchdog(seconds: 90)
+        _ = tracer.waitForStderr("attached")
+        let attached = tracer.waitForStderr("attached")
+        #expect(attached.components(separatedBy: "uprobe-trace: attached").count - 1 == 2, "\(attached)")
+        for command in ["call 14 1", "stream 2 0", "relay 5 0 \(address)"] {
+            input.fileHandleForWriting.write(Data((command + "\n").utf8))
+            _ = lines.next()
+        }
+        usleep(300_000)
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let all = try spans(inJSONLines: json)
+        let byID = Dictionary(all.map { ($0["spanId"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        let servers = all.filter { $0["kind"] as? Int == 2 }
+        // Call, Stream, Relay and the relayed Call, each the child of the CLIENT span that sent it.
+        #expect(servers.count == 4 && all.count == 8, "\(all.map { $0["name"] ?? "" })")
+        for s in servers {
+            let parent = (s["parentSpanId"] as? String).flatMap { byID[$0] }
+            #expect(parent?["kind"] as? Int == 3 && parent?["name"] as? String == s["name"] as? String, "\(s["name"] ?? "")")
+            #expect(parent?["traceId"] as? String == s["traceId"] as? String)
+        }
+    }
 }
