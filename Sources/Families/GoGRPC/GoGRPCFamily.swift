@@ -6,8 +6,9 @@ import Tracing
 /// gRPC in Go programs (`google.golang.org/grpc`, `go_grpc.bpf.c`): a SERVER
 /// span per call served and a CLIENT span per call made, unary or streaming,
 /// named `package.Service/Method` with the RPC semantic conventions; an
-/// incoming `traceparent` is honoured and calls made while serving one are its
-/// children.
+/// incoming `traceparent` is honoured, calls made while serving one are its
+/// children, and a served call is the child of the traced client call (any
+/// process on this host) that sent it.
 public enum GoGRPCFamily: ProbeFamily {
     public static let id = UT_FAMILY_GO_GRPC
     public static let flag = "go-grpc"
