@@ -1,5 +1,6 @@
 // libFuzzer harness for the SQL sanitizer (SQLLexer, SQLStatement; built by
-// Fuzz/run.sh). The input is a statement as a client would send it.
+// Fuzz/run.sh). The input is a statement as a client would send it; every
+// input is checked by both dialects' rules (MySQL and PostgreSQL).
 //
 // Invariants:
 // - the lexer's tokens are non-empty and cover the input exactly, in order;
@@ -12,10 +13,17 @@
 @_cdecl("LLVMFuzzerTestOneInput")
 public func sqlStatementFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    check(bytes, .mysql)
+    check(bytes, .postgresql)
+    return 0
+}
+
+private func check(_ bytes: [UInt8], _ dialect: SQLDialect) {
+    let size = bytes.count
     var end = 0
     var literalRuns: Set<[UInt8]> = []
     var outside = bytes
-    for token in SQLLexer(bytes) {
+    for token in SQLLexer(bytes, dialect: dialect) {
         precondition(token.range.lowerBound == end && !token.range.isEmpty, "token \(token) after \(end)")
         end = token.range.upperBound
         switch token.kind {
@@ -30,7 +38,7 @@ public func sqlStatementFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     }
     precondition(end == size, "tokens end at \(end) of \(size)")
 
-    let statement = SQLStatement(bytes: bytes)
+    let statement = SQLStatement(bytes: bytes, dialect: dialect)
     _ = statement.operation
     // Not checked: that the sanitized text, lexed again, holds no literal. A
     // comment replaced by a space can turn `--` before it into a `-- ` comment
@@ -41,9 +49,8 @@ public func sqlStatementFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     let outsideRuns = wordRuns(outside[...])
     for run in literalRuns where outputRuns.contains(where: { contains($0, run) }) {
         precondition(outsideRuns.contains { contains($0, run) },
-                     "literal text \(String(decoding: run, as: UTF8.self)) leaked into \(String(decoding: sanitized, as: UTF8.self))")
+                     "\(dialect): literal text \(String(decoding: run, as: UTF8.self)) leaked into \(String(decoding: sanitized, as: UTF8.self))")
     }
-    return 0
 }
 
 /// Maximal runs of ASCII letters, digits and `_`, 3 bytes or longer.

@@ -36,5 +36,7 @@ protoc --plugin=protoc-gen-swift="$plugin" \
   opentelemetry/proto/common/v1/common.proto \
   opentelemetry/proto/resource/v1/resource.proto \
   opentelemetry/proto/trace/v1/trace.proto \
-  opentelemetry/proto/collector/trace/v1/trace_service.proto
+  opentelemetry/proto/collector/trace/v1/trace_service.proto \
+  opentelemetry/proto/metrics/v1/metrics.proto \
+  opentelemetry/proto/collector/metrics/v1/metrics_service.proto
 echo "gen-otlp: wrote $(ls "$out" | wc -l) files to $out (protoc $(protoc --version | cut -d' ' -f2), swift-protobuf $version)"

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   libbpf-dev libelf-dev libdw-dev zlib1g-dev clang llvm bpftool binutils
   golang-go libssl-dev protobuf-compiler pkg-config libcurl4-openssl-dev
-  mariadb-server libmariadb-dev python3-mysqldb python3-yaml python3-pip curl wrk bpftrace openssl
+  mariadb-server libmariadb-dev python3-mysqldb python3-yaml postgresql python3-psycopg2 libpq-dev python3-pip curl wrk bpftrace openssl
   golang-google-grpc-dev # grpc-go 1.33.3 source for testdata/grpc-build.sh
 )
 
@@ -31,6 +31,11 @@ fi
 # pyelftools is the independent ground truth the Symbols tests compare against.
 if ! /usr/bin/python3 -c 'import elftools' 2>/dev/null && ! python3 -c 'import elftools' 2>/dev/null; then
   python3 -m pip install -q pyelftools || /usr/bin/python3 -m pip install -q --break-system-packages pyelftools
+fi
+
+# opentelemetry-proto decodes what the exporters send, in the tests' OTLP receivers.
+if ! python3 -c 'import opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' 2>/dev/null; then
+  python3 -m pip install -q opentelemetry-proto==1.45.2 2>/dev/null || python3 -m pip install -q --break-system-packages opentelemetry-proto==1.45.2
 fi
 
 # bpftrace needs tracefs.

@@ -52,3 +52,53 @@ extension BPFObject {
         }
     }
 }
+
+/// How full one map of a loaded object is.
+public struct BPFMapUsage: Sendable, Equatable {
+    /// The map's name in the object (`bpftool map show` prints it cut to 15 bytes).
+    public let name: String
+    /// Kernel map id: maps shared between objects (`SharedMaps`) have one id.
+    public let id: UInt32
+    /// Keys present now.
+    public let entries: Int
+    /// The map's capacity (`max_entries`).
+    public let maxEntries: Int
+}
+
+extension BPFObject {
+    /// Entries and capacity of every hash map of the loaded object (the maps
+    /// that fill up and then refuse or evict; arrays are always full, ring
+    /// buffers are reported by their lost-event counters). Counting walks the
+    /// keys with `bpf_map_get_next_key`: one syscall per entry, so at most
+    /// `maxEntries` (16 Ki here) per map and scrape.
+    public func mapUsage() throws(AttachError) -> [BPFMapUsage] {
+        try withLoadedObject { (obj) throws(AttachError) -> [BPFMapUsage] in
+            var result: [BPFMapUsage] = []
+            var cursor = bpf_object__next_map(obj, nil)
+            while let m = cursor {
+                defer { cursor = bpf_object__next_map(obj, m) }
+                let type = bpf_map__type(m)
+                guard [BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH].contains(type)
+                else { continue }
+                let fd = bpf_map__fd(m)
+                var info = bpf_map_info()
+                var len = UInt32(MemoryLayout<bpf_map_info>.size)
+                if bpf_obj_get_info_by_fd(fd, &info, &len) < 0 {
+                    throw AttachError.from(errno: errno, operation: "bpf_obj_get_info_by_fd(\(String(cString: bpf_map__name(m))))")
+                }
+                var key = [UInt8](repeating: 0, count: Int(info.key_size)), next = key
+                var entries = 0
+                var rc = bpf_map_get_next_key(fd, nil, &next)
+                // Bounded: a key deleted during the walk restarts it from the first key.
+                while rc == 0 && entries <= Int(info.max_entries) {
+                    entries += 1
+                    swap(&key, &next)
+                    rc = bpf_map_get_next_key(fd, key, &next)
+                }
+                result.append(BPFMapUsage(name: String(cString: bpf_map__name(m)), id: info.id,
+                                          entries: min(entries, Int(info.max_entries)), maxEntries: Int(info.max_entries)))
+            }
+            return result
+        }
+    }
+}

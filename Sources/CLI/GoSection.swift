@@ -22,9 +22,22 @@ struct GoSection {
 
     private var modules: [GoModule] { (binary.buildInfo.main.map { [$0] } ?? []) + binary.buildInfo.deps }
 
-    private var offsets: [(name: String, offset: ResolvedOffset)] {
+    private var offsets: [(name: String, offset: ResolvedOffset, arm64: String?)] {
         guard let o = binary.offsets else { return [] }
-        return GoField.all.compactMap { f in o.offset(of: f).map { (f.description, $0) } }
+        let minor = Self.goMinor(binary.buildInfo.goVersion)
+        return GoField.all.compactMap { f in
+            o.offset(of: f).map { r in
+                // For a table row: whether linux/arm64 would have the same offset (on paper).
+                let arm64 = r.source == .table ? minor.flatMap { GoOffsetTable.entry(for: f, goMinor: $0)?.arm64 } : nil
+                return (f.description, r, arm64)
+            }
+        }
+    }
+
+    /// `go1.27.3` → 27.
+    private static func goMinor(_ version: String) -> Int? {
+        guard let r = version.firstRange(of: "go1.") else { return nil }
+        return Int(version[r.upperBound...].prefix { $0.isASCII && $0.isNumber })
     }
 
     func write(to w: inout JSONWriter, allFunctions: Bool) {
@@ -68,12 +81,13 @@ struct GoSection {
         w.endArray()
         writePlan(to: &w)
         w.beginObject("offsets")
-        for (name, o) in offsets {
+        for (name, o, arm64) in offsets {
             w.beginObject(name)
             w.int("offset", o.offset)
             w.string("source", o.source.rawValue)
             w.string("provenance", o.provenance)
             w.bool("verified", o.verified)
+            w.string("arm64", arm64)
             w.endObject()
         }
         w.endObject()
@@ -110,10 +124,15 @@ struct GoSection {
         out.line("struct offsets:")
         // A table row is "verified" when a real build of this Go version was checked
         // against it (GoOffsetTable.verifiedMinors); otherwise it is from the source only.
-        for (name, o) in offsets {
+        for (name, o, _) in offsets {
             let how = o.source == .dwarf ? "dwarf" : o.verified ? "table, verified" : "table, from source only"
             out.line("  " + pad(name, 36) + lpad(String(o.offset), 5) + "  " + how
                      + (o.source == .table ? "  (\(o.provenance))" : ""))
+        }
+        let arm64 = offsets.compactMap { $0.arm64 == nil ? nil : ($0.name, $0.arm64!) }
+        if !arm64.isEmpty {
+            let differ = arm64.filter { !$0.1.hasPrefix("same") }.map(\.0)
+            out.line("  arm64 (on paper, no arm64 build checked): " + (differ.isEmpty ? "every table row above would be the same" : "would differ: " + differ.joined(separator: ", ")))
         }
         if let note = binary.offsets?.note { out.line("  note: \(note)") }
         if let e = binary.offsetsError { out.line("  unavailable: \(e.description)") }

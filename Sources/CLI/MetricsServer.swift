@@ -6,22 +6,35 @@ import SystemSupport
 import Glibc
 #endif
 
-/// `--metrics-addr`: answers `GET /metrics` with a text the caller renders, from
-/// one thread of its own that serves one connection at a time.
+/// `--metrics-addr`: answers `GET /metrics` with a text the caller renders.
 ///
-/// Bounded by construction: a request head is read up to 8 KiB, and each
-/// connection gets at most `connectionTimeout` seconds in all, so a slow or
-/// stuck scraper delays only the next scrape. Nothing here takes a lock the
-/// ring-buffer readers hold for longer than a counter update; the text is
-/// rendered before the first byte is sent.
+/// The address faces the node's network (a DaemonSet exposes it), so no client
+/// may starve a scrape: one thread polls the listening socket and every open
+/// connection at once, each connection a small state machine (read the head,
+/// then write the reply). Resources are bounded by construction:
+/// - at most `maxConnections` open at once; when full, a new connection evicts
+///   the one that has waited longest without sending a whole request head, so
+///   a crowd of idle connections cannot keep a scraper out;
+/// - a request head is read up to 8 KiB (larger: 431, then close), and each
+///   connection gets at most `connectionTimeout` seconds in all (a slowloris
+///   sending a byte at a time is closed at its deadline);
+/// - the text is rendered once per request, after its head is complete, and
+///   written without blocking; a client that does not read it is dropped at its
+///   deadline.
+/// Nothing here takes a lock the ring-buffer readers hold for longer than a
+/// counter update.
 final class MetricsServer: Sendable {
     /// The address actually bound (`127.0.0.1:9464`; with port 0, the port the kernel chose).
     let address: String
     private let fd: Int32
     private let connectionTimeout: Double
+    private let maxConnections: Int
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+
+    /// Largest request head read; a longer one is answered 431.
+    static let maxHead = 8192
 
     /// `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (every address); nil when it is none of these.
     static func parse(_ spec: String) -> (host: String?, port: UInt16)? {
@@ -34,7 +47,7 @@ final class MetricsServer: Sendable {
 
     /// Binds and listens on `spec` now (so a taken port fails before anything is
     /// attached); `start` begins answering.
-    init(listen spec: String, connectionTimeout: Double = 2) throws {
+    init(listen spec: String, connectionTimeout: Double = 2, maxConnections: Int = 64) throws {
         guard let (host, port) = Self.parse(spec) else {
             throw CLIError(description: "--metrics-addr \(spec): not HOST:PORT; hint: e.g. --metrics-addr 127.0.0.1:9464", exitCode: 2)
         }
@@ -52,7 +65,7 @@ final class MetricsServer: Sendable {
         guard fd >= 0 else { throw CLIError(description: "--metrics-addr \(spec): socket: \(Errno.current.text)") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, listen(fd, 16) == 0 else {
+        guard bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, listen(fd, 128) == 0 else {
             let e = Errno.current
             close(fd)
             let hint = e.code == EADDRINUSE ? "another process listens there (ss -ltnp); choose another port"
@@ -63,6 +76,7 @@ final class MetricsServer: Sendable {
         address = Self.boundAddress(fd) ?? spec
         self.fd = fd
         self.connectionTimeout = connectionTimeout
+        self.maxConnections = max(1, maxConnections)
     }
 
     deinit {
@@ -75,63 +89,139 @@ final class MetricsServer: Sendable {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
             defer { finished.signal() }
-            while !stopping.load(ordering: .acquiring) {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&p, 1, 100) > 0 else { continue }
-                let conn = accept(fd, nil, nil)
-                if conn < 0 { continue }
-                _ = fcntl(conn, F_SETFL, O_NONBLOCK)
-                _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
-                serve(conn, render: render)
-                close(conn)
-            }
+            var loop = Loop(listener: fd, timeout: connectionTimeout, capacity: maxConnections, render: render)
+            while !stopping.load(ordering: .acquiring) { loop.turn() }
+            loop.closeAll()
         }
         thread.name = "uprobe-trace metrics"
         thread.start()
     }
 
-    /// Stops answering and joins the thread (within 0.1 s, or the rest of a
-    /// connection in progress). Idempotent.
+    /// Stops answering and joins the thread (within 0.1 s). Idempotent.
     func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if started.load(ordering: .acquiring) { finished.wait() }
     }
 
-    // MARK: - One connection
+    // MARK: - The event loop
 
-    private func serve(_ conn: Int32, render: () -> String) {
-        let deadline = monotonicSeconds() + connectionTimeout
+    /// One open connection: the head read so far, then the reply left to send.
+    struct Connection {
+        let fd: Int32
+        let deadline: Double
         var head: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 2048)
-        while head.firstRange(of: [13, 10, 13, 10]) == nil && head.firstRange(of: [10, 10]) == nil {
-            guard head.count < 8192, wait(conn, Int16(POLLIN), until: deadline) else { return }
-            let n = retryingEINTR { buf.withUnsafeMutableBytes { recv(conn, $0.baseAddress, $0.count, 0) } }
-            if n == 0 { return }
-            if n < 0 { if errno == EAGAIN { continue }; return }
-            head += buf[0..<n]
+        var reply: [UInt8]? = nil
+        var sent = 0
+    }
+
+    /// The serving thread's state: only that thread touches it.
+    struct Loop {
+        let listener: Int32
+        let timeout: Double
+        let capacity: Int
+        let render: () -> String
+        var open: [Connection] = []   // in accept order: the first waiting one is the oldest
+
+        init(listener: Int32, timeout: Double, capacity: Int, render: @escaping () -> String) {
+            self.listener = listener
+            self.timeout = timeout
+            self.capacity = capacity
+            self.render = render
         }
-        let requestLine = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self).split(separator: " ")
-        let method = requestLine.first ?? "", target = requestLine.count > 1 ? requestLine[1] : ""
+
+        /// One poll over the listener and every connection (at most 100 ms), then
+        /// the work each ready descriptor allows, then the deadlines.
+        mutating func turn() {
+            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+            for c in open { fds.append(pollfd(fd: c.fd, events: Int16(c.reply == nil ? POLLIN : POLLOUT), revents: 0)) }
+            let now = monotonicSeconds()
+            let nearest = open.map(\.deadline).min().map { max(0, $0 - now) } ?? 0.1
+            let rc = poll(&fds, nfds_t(fds.count), Int32(min(nearest, 0.1) * 1000) + 1)
+            if rc > 0 {
+                // Connections first (indexes match `fds`), then new ones.
+                var keep: [Connection] = []
+                for (i, var c) in open.enumerated() {
+                    if fds[i + 1].revents != 0 { guard advance(&c) else { close(c.fd); continue } }
+                    keep.append(c)
+                }
+                open = keep
+                if fds[0].revents & Int16(POLLIN) != 0 { acceptAll() }
+            }
+            let after = monotonicSeconds()
+            open.removeAll { c in
+                guard c.deadline <= after else { return false }
+                close(c.fd)
+                return true
+            }
+        }
+
+        /// Accepts what the backlog holds, evicting the oldest connection still
+        /// without a request head when full.
+        mutating func acceptAll() {
+            while true {
+                let conn = accept(listener, nil, nil)
+                if conn < 0 { return }
+                _ = fcntl(conn, F_SETFL, O_NONBLOCK)
+                _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
+                if open.count >= capacity {
+                    if let i = open.firstIndex(where: { $0.reply == nil }) {
+                        close(open[i].fd)
+                        open.remove(at: i)
+                    } else {
+                        close(conn)   // every slot is sending a reply: this one retries
+                        continue
+                    }
+                }
+                open.append(Connection(fd: conn, deadline: monotonicSeconds() + timeout))
+            }
+        }
+
+        /// Reads or writes what the socket allows; false when the connection is done.
+        func advance(_ c: inout Connection) -> Bool {
+            if c.reply == nil {
+                var buf = [UInt8](repeating: 0, count: 4096)
+                let n = retryingEINTR { buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) } }
+                if n == 0 { return false }
+                if n < 0 { return errno == EAGAIN }
+                c.head += buf[0..<min(n, MetricsServer.maxHead + 1 - c.head.count)]
+                if let reply = MetricsServer.reply(to: c.head, render: render) { c.reply = reply }
+            }
+            guard let reply = c.reply else { return true }
+            while c.sent < reply.count {
+                let n = retryingEINTR { reply.withUnsafeBytes { send(c.fd, $0.baseAddress! + c.sent, $0.count - c.sent, Int32(MSG_NOSIGNAL)) } }
+                if n > 0 { c.sent += n; continue }
+                return n < 0 && errno == EAGAIN
+            }
+            return false   // all sent: Connection: close
+        }
+
+        mutating func closeAll() {
+            for c in open { close(c.fd) }
+            open.removeAll()
+        }
+    }
+
+    // MARK: - One request
+
+    /// The whole reply to a request head, or nil while the head is incomplete.
+    /// `render` runs only for a GET/HEAD of /metrics.
+    static func reply(to head: [UInt8], render: () -> String) -> [UInt8]? {
+        let complete = head.firstRange(of: [13, 10, 13, 10]) != nil || head.firstRange(of: [10, 10]) != nil
+        if !complete && head.count <= maxHead { return nil }
+        let requestLine = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+        let words = requestLine.split(separator: " ", omittingEmptySubsequences: false)
+        let method = words.first ?? "", target = words.count > 1 ? words[1] : ""
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let (status, body): (String, String) =
-            method != "GET" && method != "HEAD" ? ("405 Method Not Allowed", "only GET\n")
+            !complete ? ("431 Request Header Fields Too Large", "request head over \(maxHead) bytes\n")
+            : words.count != 3 || !words[2].hasPrefix("HTTP/1.") ? ("400 Bad Request", "not an HTTP/1.x request\n")
+            : method != "GET" && method != "HEAD" ? ("405 Method Not Allowed", "only GET\n")
             : path != "/metrics" ? ("404 Not Found", "metrics are at /metrics\n")
             : ("200 OK", render())
         let type = status.hasPrefix("200") ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8"
         var reply = Array("HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n".utf8)
         if method != "HEAD" { reply += Array(body.utf8) }
-        var off = 0
-        while off < reply.count {
-            let n = retryingEINTR { reply.withUnsafeBytes { send(conn, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) } }
-            if n > 0 { off += n; continue }
-            if n < 0 && errno == EAGAIN, wait(conn, Int16(POLLOUT), until: deadline) { continue }
-            return
-        }
-    }
-
-    /// Waits for `events` on `fd` until `deadline` (monotonic seconds) or a stop.
-    private func wait(_ fd: Int32, _ events: Int16, until deadline: Double) -> Bool {
-        waitForDescriptor(fd, events: events, deadline: deadline) { stopping.load(ordering: .acquiring) } == .ready
+        return reply
     }
 
     private static func boundAddress(_ fd: Int32) -> String? {

@@ -1,8 +1,10 @@
+import Attach
 import Foundation
 import Families
 import OTLP
 import Synchronization
 import TraceEvents
+import Tracing
 
 /// What `--metrics-addr` serves: the tool's own counters in the Prometheus text
 /// exposition format 0.0.4, read from where they are kept (ring-buffer readers,
@@ -13,6 +15,11 @@ struct SelfMetrics: Sendable {
     let spans: Counter
     /// Wall-clock seconds since the epoch when the tool started.
     let startTime: Double
+    /// On while serving metrics, so the program run time is counted; nil when
+    /// the kernel refused (it needs CAP_SYS_ADMIN), and the gauge says so.
+    let runStatistics: BPFRunStatistics?
+    /// The RED histograms of every span, sampled or not.
+    let requests: RequestMetrics
 
     func render() -> String {
         var out = PrometheusText()
@@ -39,9 +46,60 @@ struct SelfMetrics: Sendable {
                    exporters.map { (["exporter": $0.0], Double($0.1.queueDepth)) })
         out.histogram("export_duration_seconds", "Time from a batch's first export attempt to its outcome, retries included.",
                       exporters.map { (["exporter": $0.0], $0.1.exportSeconds) })
+        bpfSamples(attached, into: &out)
+        requestSamples(into: &out)
         out.family("process_start_time_seconds", "gauge", "Start time of the uprobe-trace process since the Unix epoch, in seconds.",
                    [([:], startTime)])
         return out.text
+    }
+}
+
+extension SelfMetrics {
+    /// Map fill and program run time per family: the in-kernel half of the
+    /// tool's cost and its capacity limits. A map shared by every family (its
+    /// one kernel id) is listed once, under the first family that holds it.
+    func bpfSamples(_ attached: [AttachedProbes], into out: inout PrometheusText) {
+        var seen = Set<UInt32>()
+        var entries: [([String: String], Double)] = [], capacity: [([String: String], Double)] = []
+        var runs: [([String: String], Double)] = [], runTime: [([String: String], Double)] = []
+        for probes in attached {
+            for map in (try? probes.object.mapUsage()) ?? [] where seen.insert(map.id).inserted {
+                entries.append((["family": probes.name, "map": map.name], Double(map.entries)))
+                capacity.append((["family": probes.name, "map": map.name], Double(map.maxEntries)))
+            }
+            for program in (try? probes.object.programs()) ?? [] {
+                runs.append((["family": probes.name, "program": program.name], Double(program.runCount)))
+                runTime.append((["family": probes.name, "program": program.name], Double(program.runTimeNs) / 1e9))
+            }
+        }
+        out.family("bpf_map_entries", "gauge", "Entries in each BPF hash map now, per probe family.", entries)
+        out.family("bpf_map_max_entries", "gauge", "Capacity of each BPF hash map (max_entries).", capacity)
+        out.family("bpf_program_runs_total", "counter", "Times each BPF program ran (kernel run statistics, on while metrics are served).", runs)
+        out.family("bpf_program_run_time_seconds_total", "counter", "Time spent in each BPF program, in seconds (kernel run statistics).", runTime)
+        out.family("bpf_stats_enabled", "gauge", "1 when the kernel counts BPF program run time for the two series above; 0 when it refused (needs CAP_SYS_ADMIN).",
+                   [([:], runStatistics == nil ? 0 : 1)])
+    }
+}
+
+extension SelfMetrics {
+    /// The request histograms in Prometheus naming (`http.server.request.duration`
+    /// → `http_server_request_duration_seconds`, attribute dots → underscores),
+    /// with `service_name` from the traced process's resource. Processes of one
+    /// service are summed into one series. Every instrument is announced from the
+    /// start, so a dashboard sees 0 requests rather than no data.
+    func requestSamples(into out: inout PrometheusText) {
+        var merged: [RequestInstrument: [[String: String]: BucketHistogram]] = [:]
+        for (key, histogram) in requests.snapshot() {
+            var labels = ["service_name": key.resource.attribute("service.name")?.description ?? "unknown"]
+            for a in key.attributes { labels[a.key.replacingOccurrences(of: ".", with: "_")] = a.value.description }
+            merged[key.instrument, default: [:]][labels, default: BucketHistogram(bounds: key.instrument.bounds)].add(histogram)
+        }
+        for instrument in RequestInstrument.allCases {
+            let name = instrument.rawValue.replacingOccurrences(of: ".", with: "_") + "_seconds"
+            let series = (merged[instrument] ?? [:]).sorted { $0.key.sorted(by: <).description < $1.key.sorted(by: <).description }
+            out.histogram(name, instrument.description + " (in seconds, from every request, sampled or not)", bounds: instrument.bounds,
+                          series.map { ($0.key, $0.value.counts, $0.value.sum) }, prefixed: false)
+        }
     }
 }
 
@@ -77,26 +135,35 @@ struct PrometheusText {
     /// Cumulative `_bucket{le=...}` samples, then `_sum` and `_count`, per label set.
     mutating func histogram(_ name: String, _ help: String, _ series: [([String: String], LatencyHistogram)]) {
         guard !series.isEmpty else { return }
-        header(name, "histogram", help)
-        for (labels, h) in series {
-            var cumulative = 0
-            for (i, bound) in LatencyHistogram.bounds.enumerated() {
-                cumulative += h.counts[i]
-                sample(name + "_bucket", labels.merging(["le": Self.number(bound)]) { $1 }, Double(cumulative))
+        histogram(name, help, bounds: LatencyHistogram.bounds, series.map { ($0.0, $0.1.counts.map(UInt64.init), $0.1.sum) })
+    }
+
+    /// The same from per-bucket counts (one more than `bounds`: +Inf). With no
+    /// series, only the HELP and TYPE lines: the metric exists from the start.
+    mutating func histogram(_ name: String, _ help: String, bounds: [Double], _ series: [([String: String], [UInt64], Double)],
+                            prefixed: Bool = true) {
+        header(name, "histogram", help, prefixed: prefixed)
+        for (labels, counts, sum) in series {
+            var cumulative: UInt64 = 0
+            for (i, bound) in bounds.enumerated() {
+                cumulative += counts[i]
+                sample(name + "_bucket", labels.merging(["le": Self.number(bound)]) { $1 }, Double(cumulative), prefixed: prefixed)
             }
-            sample(name + "_bucket", labels.merging(["le": "+Inf"]) { $1 }, Double(h.count))
-            sample(name + "_sum", labels, h.sum)
-            sample(name + "_count", labels, Double(h.count))
+            let total = counts.reduce(0, +)
+            sample(name + "_bucket", labels.merging(["le": "+Inf"]) { $1 }, Double(total), prefixed: prefixed)
+            sample(name + "_sum", labels, sum, prefixed: prefixed)
+            sample(name + "_count", labels, Double(total), prefixed: prefixed)
         }
     }
 
-    private mutating func header(_ name: String, _ type: String, _ help: String) {
-        text += "# HELP \(Self.prefix)\(name) \(help.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n"))\n"
-        text += "# TYPE \(Self.prefix)\(name) \(type)\n"
+    private mutating func header(_ name: String, _ type: String, _ help: String, prefixed: Bool = true) {
+        let full = (prefixed ? Self.prefix : "") + name
+        text += "# HELP \(full) \(help.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n"))\n"
+        text += "# TYPE \(full) \(type)\n"
     }
 
-    private mutating func sample(_ name: String, _ labels: [String: String], _ value: Double) {
-        text += Self.prefix + name
+    private mutating func sample(_ name: String, _ labels: [String: String], _ value: Double, prefixed: Bool = true) {
+        text += (prefixed ? Self.prefix : "") + name
         if !labels.isEmpty {
             // `le` last, as Prometheus itself writes it; the rest sorted so output is stable.
             let keys = labels.keys.filter { $0 != "le" }.sorted() + (labels["le"] == nil ? [] : ["le"])

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import OTLP
 import Synchronization
 import Tracing
@@ -8,8 +11,13 @@ import Tracing
 final class Sinks: Sendable {
     /// `name` for the summary (with the endpoint), `kind` for metric labels: console, otlp-json, otlp-http.
     let processors: [(name: String, kind: String, processor: BatchSpanProcessor)]
+    /// The RED histograms of every span, sampled or not (`--metrics-addr` and OTLP metrics).
+    let requests: RequestMetrics
+    /// OTLP metrics to the same collector as the spans, when one is configured.
+    let metrics: (endpoint: String, exporter: PeriodicMetricExporter)?
 
-    init(console: Bool, jsonPath: String?, endpoint: String?, environment: [String: String]) throws {
+    init(console: Bool, jsonPath: String?, endpoint: String?, environment: [String: String], requests: RequestMetrics) throws {
+        self.requests = requests
         var list: [(String, String, BatchSpanProcessor)] = []
         if console {
             var config = BatchSpanProcessor.Configuration()
@@ -27,30 +35,70 @@ final class Sinks: Sendable {
             if let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment) {
                 list.append(("otlp-http \(config.endpoint.absoluteString)", "otlp-http", BatchSpanProcessor(exporter: OTLPHTTPExporter(configuration: config))))
             }
+            metrics = try Self.metricsExporter(endpoint: endpoint, environment: environment, requests: requests)
+        } catch let error as CLIError {
+            throw error
         } catch {
             throw CLIError(description: "\(error)", exitCode: 2)
         }
         processors = list
     }
 
+    /// `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (default 60000) between exports
+    /// to `…/v1/metrics` of the spans' collector (or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`).
+    static func metricsExporter(endpoint: String?, environment: [String: String], requests: RequestMetrics) throws
+        -> (endpoint: String, exporter: PeriodicMetricExporter)? {
+        guard let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment, signal: .metrics) else { return nil }
+        var interval = 60.0
+        if let raw = environment["OTEL_METRIC_EXPORT_INTERVAL"], !raw.isEmpty {
+            guard let ms = Double(raw), ms > 0 else {
+                throw CLIError(description: "OTEL_METRIC_EXPORT_INTERVAL: '\(raw)' is not a positive number of milliseconds; hint: e.g. 60000", exitCode: 2)
+            }
+            interval = ms / 1000
+        }
+        let exporter = PeriodicMetricExporter(exporter: OTLPHTTPExporter(configuration: config), interval: interval) {
+            Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest(
+                requests.snapshot(), startTimeUnixNano: requests.startTimeUnixNano, timeUnixNano: Self.unixNanos())
+        }
+        return (config.endpoint.absoluteString, exporter)
+    }
+
+    static func unixNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    func start() { metrics?.exporter.start() }
+
+    /// Every span, before sampling: counted in the request histograms.
+    func record(_ span: Span) { requests.record(span) }
+
     func enqueue(_ span: Span) {
         for p in processors { p.processor.enqueue(span) }
     }
 
-    /// Flushes and stops every processor, waiting at most `timeout` seconds each.
-    func shutdown(timeout: Double) -> [(name: String, counters: ExportCounters)] {
+    /// Flushes and stops every processor, waiting at most `timeout` seconds each,
+    /// then sends the final metrics (as long again at most).
+    func shutdown(timeout: Double) -> (spans: [(name: String, counters: ExportCounters)], metrics: PeriodicMetricExporter.Counters?) {
         let box = Mutex<[(name: String, counters: ExportCounters)]>([])
+        let metricsBox = Mutex<PeriodicMetricExporter.Counters?>(nil)
         let done = DispatchSemaphore(value: 0)
         let processors = self.processors
+        let metrics = self.metrics?.exporter
         Task {
             for p in processors {
                 let counters = await p.processor.shutdown(timeout: timeout)
                 box.withLock { $0.append((p.name, counters)) }
             }
+            if let metrics {
+                let counters = await metrics.shutdown(timeout: timeout)
+                metricsBox.withLock { $0 = counters }
+            }
             done.signal()
         }
         done.wait()
-        return box.withLock { $0 }
+        return (box.withLock { $0 }, metricsBox.withLock { $0 })
     }
 }
 

@@ -22,6 +22,7 @@ struct TraceCommand: ParsableCommand {
           uprobe-trace --ssl                                # HTTP over the host's libssl.so.3, every process
           uprobe-trace --ssl --pid 4321                     # only the libssl that pid 4321 maps
           uprobe-trace --mysql --pid 4321 --sql-literals    # mysql_real_query statements, literals kept
+          uprobe-trace --postgres --pid 4321                # libpq statements (sync and async)
           uprobe-trace --exe ./server --go-http             # every process running ./server, later ones too
           uprobe-trace --pid 1234 --go-http --otlp-endpoint http://collector:4318
           uprobe-trace --pid 1234 --go-http --otlp-json spans.jsonl --quiet --duration 60
@@ -29,14 +30,14 @@ struct TraceCommand: ParsableCommand {
 
         With --pid and no family flag, each family is tried on the process
         (go-http: a Go program with net/http; ssl: it maps libssl; mysql: it
-        maps libmariadb/libmysqlclient); stderr says which applied and why the
+        maps libmariadb/libmysqlclient; postgres: it maps libpq); stderr says which applied and why the
         others were skipped. Naming families narrows the choice.
 
         Go functions are probed at their entry and at every RET instruction
         (never with a uretprobe, which crashes Go programs); a server request
         costs 2 uprobe hits, a client request 3, and in programs that make
         client calls each new goroutine 1 (to find a client call's parent). --ssl costs 2 hits per SSL_read/SSL_write call
-        (several per request); --mysql 2 per query. TLS bodies are never
+        (several per request); --mysql 2 per query; --postgres 7 per PQexec. TLS bodies are never
         exported, nor Authorization/Cookie header values. Needs root (or CAP_BPF, CAP_PERFMON and
         CAP_SYS_PTRACE). OTEL_EXPORTER_OTLP_ENDPOINT, ..._TRACES_ENDPOINT,
         ..._HEADERS and OTEL_SERVICE_NAME are honoured.
@@ -82,7 +83,7 @@ struct TraceCommand: ParsableCommand {
             _ = try parsePID(String(p).trimmingCharacters(in: .whitespaces))
         }
         if families.choices.isEmpty && pid.isEmpty && exe.isEmpty {
-            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --go-grpc, --ssl [LIB], --mysql [LIB]")
+            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --go-grpc, --ssl [LIB], --mysql [LIB], --postgres [LIB]")
         }
         if families.goHTTP && pid.isEmpty && exe.isEmpty {
             throw ValidationError("--go-http needs --pid PID or --exe PATH")
@@ -121,7 +122,9 @@ struct TraceCommand: ParsableCommand {
             guard let pid = decisions.first?.pid else { return }
             Log.write("uprobe-trace: pid \(pid): \(decisions.map(\.description).joined(separator: "; "))\n")
         }
-        let sinks = try Sinks(console: !export.quiet, jsonPath: export.otlpJSON, endpoint: export.otlpEndpoint, environment: environment)
+        let requests = RequestMetrics(startTimeUnixNano: BootClock().unixNanos(fromBoot: started))
+        let sinks = try Sinks(console: !export.quiet, jsonPath: export.otlpJSON, endpoint: export.otlpEndpoint, environment: environment,
+                              requests: requests)
         // Listening before anything is attached: a taken port fails first.
         let metrics = try metricsAddr.map { try MetricsServer(listen: $0) }
         let resources = ResourceCache(plans: plans, environment: environment)
@@ -131,6 +134,7 @@ struct TraceCommand: ParsableCommand {
             assembler: SpanAssembler(clock: BootClock(), sampler: Sampler(ratio: sampleRatio), options: families.options,
                                      resource: { resources.resource(for: $0) })) { spans in
             for span in spans {
+                sinks.record(span)   // every request counts in the metrics, sampled or not
                 guard span.sampled else { unsampled.add(1); continue }
                 spanCount.add(1)
                 sinks.enqueue(span)
@@ -140,11 +144,13 @@ struct TraceCommand: ParsableCommand {
         for plan in plans { try session.attach(plan) }
         session.startReading()
         defer { session.stopReading() }
+        sinks.start()
         // Runs before the detach above: a scrape reads the BPF maps.
         defer { metrics?.stop() }
         if let metrics {
             metrics.start(render: SelfMetrics(session: session, sinks: sinks, spans: spanCount,
-                                              startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9).render)
+                                              startTime: Double(BootClock().unixNanos(fromBoot: started)) / 1e9,
+                                              runStatistics: try? BPFRunStatistics(), requests: sinks.requests).render)
             Log.write("uprobe-trace: metrics on http://\(metrics.address)/metrics\n")
         }
 
@@ -158,13 +164,16 @@ struct TraceCommand: ParsableCommand {
         // Drain what the kernel already produced, then detach before flushing.
         session.stopReading()
         let lost = session.lostByFamily().map { "\($0.family) \($0.lost)" }.joined(separator: ", ")
-        let results = sinks.shutdown(timeout: 5)
+        let (results, metricExports) = sinks.shutdown(timeout: 5)
         let exported = results.map { "\($0.counters.exported) to \($0.name)" }.joined(separator: ", ")
         let dropped = results.reduce(0) { $0 + $1.counters.dropped }
         let notSampled = unsampled.value > 0 ? ", \(unsampled.value) not sampled" : ""
         Log.write("uprobe-trace: \(spanCount.value) spans (\(exported.isEmpty ? "none exported" : "exported " + exported))\(notSampled), \(dropped) spans dropped, events lost in the kernel: \(lost)\n")
         if dropped > 0, let e = results.compactMap({ $0.counters.lastError }).first {
             Log.note("last export error: \(e)")
+        }
+        if let m = metricExports, let endpoint = sinks.metrics?.endpoint {
+            Log.write("uprobe-trace: metrics: \(m.exports) exports to \(endpoint), \(m.failures) failed\(m.lastError.map { " (last: \($0))" } ?? "")\n")
         }
         metrics?.stop()
         // Last, because it can be slow: perf uprobes wait for an RCU grace period each.

@@ -20,6 +20,9 @@ struct FamilyFlags: ParsableArguments {
     @Option(name: .customLong("mysql"), help: ArgumentHelp("Trace mysql_real_query. The value is optional: a libmariadb/libmysqlclient path or name; omitted: the one the --pid maps, else the host's.", valueName: "library"))
     var mysql: String?
 
+    @Option(name: .customLong("postgres"), help: ArgumentHelp("Trace libpq statements (PQexec, PQexecParams, PQprepare/PQexecPrepared, PQsendQuery*/PQgetResult). The value is optional: a libpq path or name; omitted: the one the --pid maps, else the host's libpq.so.5.", valueName: "library"))
+    var postgres: String?
+
     @Option(name: .customLong("capture-bytes"), help: ArgumentHelp("Bytes of TLS plaintext / SQL text copied per call (max 8192). Longer statements are marked truncated.", valueName: "n"))
     var captureBytes: UInt32 = 1024
 
@@ -38,6 +41,7 @@ struct FamilyFlags: ParsableArguments {
         if goGRPC { out.append(.init(GoGRPCFamily.self)) }
         if let ssl { out.append(.init(OpenSSLFamily.self, spec: ssl.isEmpty ? nil : ssl)) }
         if let mysql { out.append(.init(MySQLFamily.self, spec: mysql.isEmpty ? nil : mysql)) }
+        if let postgres { out.append(.init(PostgresFamily.self, spec: postgres.isEmpty ? nil : postgres)) }
         return out
     }
 }

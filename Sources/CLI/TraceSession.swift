@@ -4,6 +4,9 @@ import Symbols
 import Synchronization
 import TraceEvents
 import Tracing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One `trace` run's kernel side and span pipeline: the ring buffer and lost
 /// counters every family shares, the attached families, and the reader thread
@@ -113,8 +116,14 @@ private final class SpanPipeline: Sendable {
         self.emit = emit
     }
 
+    /// This process: its own records are dropped. With `--ssl` on the host's
+    /// libssl and an `https://` collector, the tool's exports pass through the
+    /// probed SSL_write; spans of them would be exported again, without end.
+    private let ownPID = UInt32(getpid())
+
     func consume(_ bytes: [UInt8]) {
         received.count(record: bytes)
+        guard bytes.count < 8 || bytes.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }) != ownPID else { return }
         emit(bytes.withUnsafeBytes { record in assembler.withLock { $0.consume(record) } })
     }
 

@@ -59,7 +59,7 @@ func normalizedArguments(_ args: [String]) -> [String] {
     var out: [String] = []
     for (i, a) in args.enumerated() {
         out.append(a)
-        if a == "--ssl" || a == "--mysql" {
+        if a == "--ssl" || a == "--mysql" || a == "--postgres" {
             let next = i + 1 < args.count ? args[i + 1] : nil
             if next == nil || next!.hasPrefix("-") { out.append("") }
         }

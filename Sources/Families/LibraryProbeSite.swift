@@ -4,7 +4,7 @@ import Symbols
 /// Where a library family puts the entry probe of one function it traces, and
 /// what a hit there costs: what `symbols dump` shows for a library.
 public struct LibraryProbeSite: Sendable, Hashable {
-    /// The family's flag: `ssl`, `mysql`.
+    /// The family's flag: `ssl`, `mysql`, `postgres`.
     public let flag: String
     public let function: String
     /// The function's entry (its uretprobe, when the site is the entry).
@@ -42,6 +42,10 @@ public struct LibraryProbeSite: Sendable, Hashable {
             let insn = code(off).flatMap { ProbeInstruction(code: $0, at: 0, fileOffset: off, kernel: kernel) }
             out.append(LibraryProbeSite(flag: MySQLFamily.flag, function: name, entryOffset: off, siteOffset: off, instruction: insn,
                                         reason: MySQLFamily.siteReason(insn)))
+        }
+        for p in PostgresFamily.sites(in: elf, kernel: kernel) {
+            out.append(LibraryProbeSite(flag: PostgresFamily.flag, function: p.function, entryOffset: p.entryOffset, siteOffset: p.siteOffset,
+                                        instruction: p.instruction, reason: p.reason))
         }
         return out
     }

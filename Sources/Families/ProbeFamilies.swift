@@ -8,6 +8,7 @@ public enum ProbeFamilies {
         GoHTTPFamily.self,
         OpenSSLFamily.self,
         MySQLFamily.self,
+        PostgresFamily.self,
         GoGRPCFamily.self,
     ]
 }

@@ -65,7 +65,7 @@ public func firstForwardedCall(code: UnsafeRawBufferPointer, startOffset: UInt64
 /// The general registers `f` writes, or nil when it is not one of the
 /// instructions this knows (compiler prologues: stack adjustment, the stack
 /// protector load and store, ALU, mov/lea/movsxd, push, pop, test/cmp).
-private func registersWritten(_ f: X86Fields) -> Set<Int>? {
+func registersWritten(_ f: X86Fields) -> Set<Int>? {
     guard !f.isVectorEncoded else { return nil }
     let m = f.modRM ?? 0
     let reg = Int((m >> 3) & 7) + (f.rexR ? 8 : 0)

@@ -5,8 +5,8 @@ import SystemSupport
 import Tracing
 
 /// A minimal HTTP/1.1 client for OTLP/HTTP: one POST per connection
-/// (`Connection: close`), plain `http://` only, with a deadline on every
-/// step. It exists so the tool does not load FoundationNetworking, whose
+/// (`Connection: close`), `http://` or `https://` (the system's OpenSSL,
+/// loaded on first use: see `TLSConnection`), with a deadline on every step. It exists so the tool does not load FoundationNetworking, whose
 /// libcurl brings in some thirty shared libraries and costs every
 /// invocation (`symbols dump` included) milliseconds at start-up.
 ///
@@ -27,17 +27,23 @@ struct HTTPClient {
         case cancelled
         /// The peer did not speak HTTP/1.x as expected.
         case protocolError(String)
+        /// TLS could not be set up: certificate files, verification, handshake.
+        case tls(String)
     }
 
-    /// An `http://host[:port]/path` URL, split.
+    /// An `http(s)://host[:port]/path` URL, split.
     struct Target: Equatable {
         var host: String
         var port: UInt16
         var path: String
+        var tls = false
 
         init?(_ url: String) {
-            guard url.lowercased().hasPrefix("http://") else { return nil }
-            let rest = url.dropFirst("http://".count)
+            let lower = url.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }
+            tls = lower.hasPrefix("https://")
+            let defaultPort: UInt16 = tls ? 443 : 80
+            let rest = url.dropFirst(tls ? "https://".count : "http://".count)
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
             var authority = String(rest[..<slash])
             if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
@@ -45,33 +51,40 @@ struct HTTPClient {
             if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
                 host = String(authority[authority.index(after: authority.startIndex)..<close])
                 let after = authority[authority.index(after: close)...]
-                if after.isEmpty { port = 80 } else if after.hasPrefix(":"), let p = UInt16(after.dropFirst()) { port = p } else { return nil }
+                if after.isEmpty { port = defaultPort } else if after.hasPrefix(":"), let p = UInt16(after.dropFirst()) { port = p } else { return nil }
             } else if let colon = authority.lastIndex(of: ":") {
                 host = String(authority[..<colon])
                 guard let p = UInt16(authority[authority.index(after: colon)...]) else { return nil }
                 port = p
             } else {
                 host = authority
-                port = 80
+                port = defaultPort
             }
             if host.isEmpty { return nil }
         }
 
         var hostHeader: String {
             let h = host.contains(":") ? "[\(host)]" : host
-            return port == 80 ? h : "\(h):\(port)"
+            return port == (tls ? 443 : 80) ? h : "\(h):\(port)"
         }
     }
 
     /// POSTs `body`; `isCancelled` is polled so a shutdown can stop a stuck request.
     static func post(_ target: Target, headers: [(String, String)], body: [UInt8], timeout: Double,
-                     isCancelled: () -> Bool = { false }) throws(Failure) -> Response {
+                     tls: TLSSettings = TLSSettings(), isCancelled: () -> Bool = { false }) throws(Failure) -> Response {
         let deadline = monotonicSeconds() + timeout
         let fd = try connect(target, deadline: deadline, isCancelled: isCancelled)
         defer { close(fd) }
+        let session = target.tls ? try TLSConnection(fd: fd, host: target.host, settings: tls, deadline: deadline, isCancelled: isCancelled) : nil
         var head = "POST \(target.path) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         head += "\r\n"
+        if let session {
+            try session.write(Array(head.utf8) + body, fd: fd, deadline: deadline, isCancelled: isCancelled)
+            return try receive(deadline: deadline) { (buf) throws(Failure) -> Int in
+                try session.read(into: &buf, fd: fd, deadline: deadline, isCancelled: isCancelled)
+            }
+        }
         try send(fd, Array(head.utf8) + body, deadline: deadline, isCancelled: isCancelled)
         return try receive(fd, deadline: deadline, isCancelled: isCancelled)
     }
@@ -127,22 +140,26 @@ struct HTTPClient {
 
     /// Reads until the response is complete or the server closes the connection.
     private static func receive(_ fd: Int32, deadline: Double, isCancelled: () -> Bool) throws(Failure) -> Response {
+        try receive(deadline: deadline) { (buf) throws(Failure) -> Int in
+            while true {
+                let n = retryingEINTR { buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+                if n >= 0 { return n }
+                if errno != EAGAIN { throw .connection("recv: \(Errno.current.text)") }
+                try wait(fd, events: Int16(POLLIN), deadline: deadline, isCancelled: isCancelled)
+            }
+        }
+    }
+
+    /// The response from `read` (bytes into the buffer, 0 at the end), stopping
+    /// as soon as it is whole rather than waiting for the server to close.
+    private static func receive(deadline: Double, read: (inout [UInt8]) throws(Failure) -> Int) throws(Failure) -> Response {
         var reader = ResponseReader()
         var buf = [UInt8](repeating: 0, count: 16384)
         while true {
-            let n = retryingEINTR { buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
-            if n > 0 {
-                try reader.feed(Array(buf[0..<n]))
-                // Stop as soon as the whole response is here; do not wait for the server to close.
-                if reader.isComplete { return try reader.response() }
-                continue
-            }
+            let n = try read(&buf)
             if n == 0 { return try reader.response() }
-            if errno == EAGAIN {
-                try wait(fd, events: Int16(POLLIN), deadline: deadline, isCancelled: isCancelled)
-                continue
-            }
-            throw .connection("recv: \(Errno.current.text)")
+            try reader.feed(Array(buf[0..<n]))
+            if reader.isComplete { return try reader.response() }
         }
     }
 

@@ -1,52 +1,71 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What an OTLP request carries: the path it is POSTed to and the name in the
+/// signal-specific environment variables (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`).
+public enum OTLPSignal: String, Sendable {
+    case traces, metrics
+
+    public var path: String { "/v1/" + rawValue }
+    var variable: String { rawValue.uppercased() }
+}
 
 /// Where and how the OTLP/HTTP exporter sends, resolved from the command line and the
 /// standard `OTEL_EXPORTER_OTLP_*` environment variables.
 public struct OTLPHTTPConfiguration: Sendable, Equatable {
-    /// The full traces URL requests are POSTed to.
+    /// The full URL requests are POSTed to (`…/v1/traces`, `…/v1/metrics`).
     public var endpoint: URL
     /// Extra request headers (for example an API key), applied in order.
     public var headers: [(String, String)]
     /// Per-request timeout in seconds.
     public var timeout: Double
+    /// Certificates for an `https://` endpoint.
+    public var tls: TLSSettings
 
-    public init(endpoint: URL, headers: [(String, String)] = [], timeout: Double = 10) {
+    public init(endpoint: URL, headers: [(String, String)] = [], timeout: Double = 10, tls: TLSSettings = TLSSettings()) {
         self.endpoint = endpoint
         self.headers = headers
         self.timeout = timeout
+        self.tls = tls
     }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.endpoint == b.endpoint && a.timeout == b.timeout
+        a.endpoint == b.endpoint && a.timeout == b.timeout && a.tls == b.tls
             && a.headers.map { [$0.0, $0.1] } == b.headers.map { [$0.0, $0.1] }
     }
 
     /// The configuration, or nil when neither `explicitEndpoint` nor the environment names one.
     ///
-    /// Endpoint: `explicitEndpoint` (with `/v1/traces` appended unless it already ends so),
-    /// else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as-is, else `OTEL_EXPORTER_OTLP_ENDPOINT` +
+    /// Endpoint (for traces; metrics alike with `METRICS` and `/v1/metrics`):
+    /// `explicitEndpoint` (with `/v1/traces` appended unless it already ends so; a
+    /// traces URL given for metrics ends in `/v1/metrics` instead), else
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as-is, else `OTEL_EXPORTER_OTLP_ENDPOINT` +
     /// `/v1/traces`. Headers: `OTEL_EXPORTER_OTLP_HEADERS` then
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (which wins for a repeated key). Timeout:
     /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds.
     public static func resolve(explicitEndpoint: String? = nil,
-                               environment: [String: String] = ProcessInfo.processInfo.environment)
+                               environment: [String: String] = ProcessInfo.processInfo.environment,
+                               signal: OTLPSignal = .traces)
         throws(OTLPConfigurationError) -> OTLPHTTPConfiguration? {
         func env(_ k: String) -> String? {
             guard let v = environment[k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
             return v
         }
         let endpoint: URL
+        let specific = "OTEL_EXPORTER_OTLP_\(signal.variable)_"
         if let explicit = explicitEndpoint {
-            endpoint = try tracesURL(base: explicit, source: "--otlp-endpoint", appendPathUnlessPresent: true)
-        } else if let traces = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            endpoint = try tracesURL(base: traces, source: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", appendPathUnlessPresent: false)
+            endpoint = try signalURL(base: explicit, source: "--otlp-endpoint", signal: signal, appendPathUnlessPresent: true)
+        } else if let url = env(specific + "ENDPOINT") {
+            endpoint = try signalURL(base: url, source: specific + "ENDPOINT", signal: signal, appendPathUnlessPresent: false)
         } else if let base = env("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            endpoint = try tracesURL(base: base, source: "OTEL_EXPORTER_OTLP_ENDPOINT", appendPathUnlessPresent: false, alwaysAppend: true)
+            endpoint = try signalURL(base: base, source: "OTEL_EXPORTER_OTLP_ENDPOINT", signal: signal, appendPathUnlessPresent: false, alwaysAppend: true)
         } else {
             return nil
         }
         var headers: [(String, String)] = []
-        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS", specific + "HEADERS"] {
             guard let raw = env(name) else { continue }
             for (k, v) in try parseHeaders(raw, source: name) {
                 headers.removeAll { $0.0.lowercased() == k.lowercased() }
@@ -54,28 +73,40 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
             }
         }
         var timeout = 10.0
-        if let ms = env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") ?? env("OTEL_EXPORTER_OTLP_TIMEOUT") {
+        if let ms = env(specific + "TIMEOUT") ?? env("OTEL_EXPORTER_OTLP_TIMEOUT") {
             guard let v = Double(ms), v > 0 else {
                 throw .invalidTimeout(value: ms)
             }
             timeout = v / 1000
         }
-        return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout)
+        // TLS files: the signal's variable, else the general one. Checked now, so a
+        // typo is one error line at start rather than every export failing.
+        var files: [String?] = []
+        for name in ["CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"] {
+            let variable = env(specific + name) != nil ? specific + name : "OTEL_EXPORTER_OTLP_" + name
+            let path = env(variable)
+            if let path, access(path, R_OK) != 0 { throw .unreadableFile(path: path, source: variable) }
+            files.append(path)
+        }
+        let tls = TLSSettings(caFile: files[0], clientCertificate: files[1], clientKey: files[2])
+        return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout, tls: tls)
     }
 
-    static func tracesURL(base: String, source: String, appendPathUnlessPresent: Bool,
+    static func signalURL(base: String, source: String, signal: OTLPSignal, appendPathUnlessPresent: Bool,
                           alwaysAppend: Bool = false) throws(OTLPConfigurationError) -> URL {
         guard var components = URLComponents(string: base),
               let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
               components.host?.isEmpty == false else {
             throw .invalidEndpoint(value: base, source: source)
         }
-        let path = components.path
-        if alwaysAppend || (appendPathUnlessPresent && !path.hasSuffix("/v1/traces")) {
-            components.path = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/v1/traces"
+        var path = components.path
+        if appendPathUnlessPresent && signal != .traces && path.hasSuffix(OTLPSignal.traces.path) {
+            path.removeLast(OTLPSignal.traces.path.count)
+        }
+        if alwaysAppend || (appendPathUnlessPresent && !path.hasSuffix(signal.path)) {
+            components.path = (path.hasSuffix("/") ? String(path.dropLast()) : path) + signal.path
         }
         guard let url = components.url else { throw .invalidEndpoint(value: base, source: source) }
-        if components.scheme?.lowercased() == "https" { throw .tlsUnsupported(value: base, source: source) }
         return url
     }
 
@@ -102,8 +133,8 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
     case invalidEndpoint(value: String, source: String)
     case invalidHeaders(value: String, source: String)
     case invalidTimeout(value: String)
-    /// https:// endpoints: the exporter speaks plain HTTP only (see HTTPClient).
-    case tlsUnsupported(value: String, source: String)
+    /// A certificate or key file that cannot be read.
+    case unreadableFile(path: String, source: String)
 
     public var description: String {
         switch self {
@@ -111,8 +142,8 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
             return "\(source): '\(v)' is not an http(s) URL; give one like http://localhost:4318"
         case .invalidHeaders(_, let source):
             return "\(source): expected key=value pairs separated by commas, values percent-encoded (api-key=abc%20def,tenant=t1)"
-        case .tlsUnsupported(let v, let source):
-            return "\(source): '\(v)': https is not supported by the built-in exporter; hint: send to a collector's plain-HTTP port (http://HOST:4318), e.g. a local OpenTelemetry Collector that forwards over TLS"
+        case .unreadableFile(let path, let source):
+            return "\(source): cannot read \(path); hint: give a readable PEM file (the collector's CA for _CERTIFICATE, yours for _CLIENT_CERTIFICATE/_CLIENT_KEY)"
         case .invalidTimeout(let v):
             return "OTEL_EXPORTER_OTLP_TIMEOUT: '\(v)' is not a positive number of milliseconds"
         }

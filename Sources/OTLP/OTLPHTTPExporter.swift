@@ -7,7 +7,8 @@ import Tracing
 /// Sends spans as OTLP/HTTP protobuf: `POST <endpoint>` with `Content-Type:
 /// application/x-protobuf` and a serialized `ExportTraceServiceRequest` body.
 ///
-/// Uses the small socket client in `HTTPClient` (plain HTTP/1.1, one connection per batch),
+/// Uses the small socket client in `HTTPClient` (HTTP/1.1, one connection per batch, TLS
+/// through the system's OpenSSL loaded only when an `https://` endpoint is used),
 /// not URLSession: FoundationNetworking would load libcurl and ~30 shared libraries into
 /// every run of the tool. Failures map to ``ExportError``: 429, 502, 503,
 /// 504 and connection-level errors (refused, timed out, reset, DNS) are retryable, with the
@@ -35,16 +36,28 @@ public final class OTLPHTTPExporter: SpanExporter {
         try await post(body)
     }
 
+    /// Sends one metrics request (the configuration's endpoint is a `/v1/metrics` one).
+    public func export(metrics request: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest) async throws(ExportError) {
+        if closed.withLock({ $0 }) { throw ExportError.shutDown }
+        let body: Data
+        do {
+            body = try request.serializedData()
+        } catch {
+            throw ExportError.permanent(reason: "encoding OTLP protobuf: \(error)")
+        }
+        try await post(body, partialSuccess: Self.checkMetricsPartialSuccess)
+    }
+
     /// POSTs an already-encoded request body.
-    func post(_ body: Data) async throws(ExportError) {
+    func post(_ body: Data, partialSuccess: (Data, String?) throws(ExportError) -> Void = checkPartialSuccess) async throws(ExportError) {
         let url = configuration.endpoint.absoluteString
-        guard let target else { throw .permanent(reason: "POST \(url): only http:// endpoints are supported") }
+        guard let target else { throw .permanent(reason: "POST \(url): only http:// and https:// endpoints are supported") }
         var headers = [("Content-Type", "application/x-protobuf"), ("User-Agent", "uprobe-trace/\(InstrumentationScope.version)")]
         headers += configuration.headers
         let response = try await send(target, headers: headers, body: [UInt8](body))
         let status = response.status
         if (200..<300).contains(status) {
-            try Self.checkPartialSuccess(Data(response.body), contentType: response.headers["content-type"])
+            try partialSuccess(Data(response.body), response.headers["content-type"])
             return
         }
         let detail = String(decoding: response.body.prefix(200), as: UTF8.self)
@@ -55,7 +68,7 @@ public final class OTLPHTTPExporter: SpanExporter {
             let retryAfter = response.headers["retry-after"].flatMap(Self.parseRetryAfter)
             throw .retryable(reason: reason, retryAfter: retryAfter)
         case 404:
-            throw .permanent(reason: reason + "; check the endpoint path (OTLP/HTTP traces live at /v1/traces)")
+            throw .permanent(reason: reason + "; check the endpoint path (OTLP/HTTP receivers take traces at /v1/traces, metrics at /v1/metrics)")
         case 401, 403:
             throw .permanent(reason: reason + "; check OTEL_EXPORTER_OTLP_HEADERS carries the credentials")
         default:
@@ -68,12 +81,13 @@ public final class OTLPHTTPExporter: SpanExporter {
     private func send(_ target: HTTPClient.Target, headers: [(String, String)], body: [UInt8]) async throws(ExportError) -> HTTPClient.Response {
         let url = configuration.endpoint.absoluteString
         let timeout = configuration.timeout
+        let tls = configuration.tls
         let cancelled = Mutex(false)
         let result: Result<HTTPClient.Response, ExportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {
                     do throws(HTTPClient.Failure) {
-                        let r = try HTTPClient.post(target, headers: headers, body: body, timeout: timeout,
+                        let r = try HTTPClient.post(target, headers: headers, body: body, timeout: timeout, tls: tls,
                                                     isCancelled: { cancelled.withLock { $0 } })
                         continuation.resume(returning: .success(r))
                     } catch {
@@ -97,16 +111,27 @@ public final class OTLPHTTPExporter: SpanExporter {
             return .permanent(reason: "POST \(target): cancelled")
         case .protocolError(let why):
             return .permanent(reason: "POST \(target): \(why)")
+        case .tls(let why):
+            return .permanent(reason: "POST \(target): \(why)")
         }
     }
 
     /// A 2xx may still carry `partial_success` with rejected spans; surface them so they are
     /// counted. An undecodable body is not an error: the request itself succeeded.
-    static func checkPartialSuccess(_ body: Data, contentType: String?) throws(ExportError) {
+    static func checkPartialSuccess(_ body: Data, _ contentType: String?) throws(ExportError) {
         guard !body.isEmpty, contentType?.lowercased().hasPrefix("application/x-protobuf") ?? true,
               let response = try? Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse(serializedBytes: body),
               response.hasPartialSuccess, response.partialSuccess.rejectedSpans > 0 else { return }
         throw .partiallyRejected(rejected: Int(clamping: response.partialSuccess.rejectedSpans),
+                                 message: response.partialSuccess.errorMessage)
+    }
+
+    /// The same for metrics: rejected data points are counted as rejected items.
+    static func checkMetricsPartialSuccess(_ body: Data, _ contentType: String?) throws(ExportError) {
+        guard !body.isEmpty, contentType?.lowercased().hasPrefix("application/x-protobuf") ?? true,
+              let response = try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(serializedBytes: body),
+              response.hasPartialSuccess, response.partialSuccess.rejectedDataPoints > 0 else { return }
+        throw .partiallyRejected(rejected: Int(clamping: response.partialSuccess.rejectedDataPoints),
                                  message: response.partialSuccess.errorMessage)
     }
 

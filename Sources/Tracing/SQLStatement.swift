@@ -1,11 +1,16 @@
-/// A MySQL statement as a client sent it (possibly only its first bytes):
+/// A SQL statement as a client sent it (possibly only its first bytes):
 /// its operation name and a copy with the literals replaced by `?`.
 public struct SQLStatement: Sendable, Equatable {
     /// The statement bytes as captured.
     public let bytes: [UInt8]
+    /// The lexical rules it is read by.
+    public let dialect: SQLDialect
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-    public init(_ text: String) { bytes = Array(text.utf8) }
+    public init(bytes: [UInt8], dialect: SQLDialect = .mysql) {
+        self.bytes = bytes
+        self.dialect = dialect
+    }
+    public init(_ text: String, dialect: SQLDialect = .mysql) { self.init(bytes: Array(text.utf8), dialect: dialect) }
 
     /// The statement as text (invalid UTF-8 repaired).
     public var text: String { String(decoding: bytes, as: UTF8.self) }
@@ -17,7 +22,7 @@ public struct SQLStatement: Sendable, Equatable {
     public var operation: String {
         var depth = 0
         var sawWith = false
-        for token in SQLLexer(bytes) {
+        for token in SQLLexer(bytes, dialect: dialect) {
             switch token.kind {
             case .whitespace, .comment, .codeCommentOpen, .codeCommentClose:
                 continue
@@ -48,6 +53,9 @@ public struct SQLStatement: Sendable, Equatable {
     /// keyword goes with the number), `X'..'`, `B'..'`, `N'..'`. Identifiers,
     /// backticked or not, keywords, operators and `?` placeholders stay.
     ///
+    /// PostgreSQL (`dialect`): `"..."` is an identifier and stays; `'..'`,
+    /// `E'..'` and `$tag$..$tag$` strings become `?`; `$1` placeholders stay.
+    ///
     /// Comments are dropped (they can hold anything, `/* user=... */`); the
     /// SQL inside `/*! */` and `/*+ */` is kept and sanitized like the rest.
     /// An unterminated string (a truncated capture) becomes `?`, an
@@ -61,7 +69,7 @@ public struct SQLStatement: Sendable, Equatable {
             if let sign = pendingSign { out += bytes[sign.range] }
             pendingSign = nil
         }
-        for token in SQLLexer(bytes) {
+        for token in SQLLexer(bytes, dialect: dialect) {
             switch token.kind {
             case .comment:
                 if let end = out.last, end != 0x20 && end != 0x0a { out.append(0x20) }

@@ -139,6 +139,12 @@ import Testing
         expectOneLine(r, code: 2, contains: "not a process id")
     }
 
+    /// `--postgres` given a library without libpq's functions, or one that does not exist.
+    @Test func postgresWrongLibrary() throws {
+        expectOneLine(try tool("--postgres", "/lib/x86_64-linux-gnu/libz.so.1"), code: 1, contains: "defines none of PQsendQuery")
+        expectOneLine(try tool("--postgres", "libnothere.so.9"), code: 1, contains: "libnothere.so.9 not found")
+    }
+
     @Test func usageErrors() throws {
         expectOneLine(try tool("symbols", "dump"), code: 2, contains: "target")
         expectOneLine(try tool("symbols", "resolve", "/bin/true"), code: 2, contains: "symbol")

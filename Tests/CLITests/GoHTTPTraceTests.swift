@@ -50,14 +50,16 @@ import Testing
         }
     }
 
-    @Test(arguments: ["go-server", "go-server-stripped", "go-server-pie"])
+    /// Debian's Go 1.19 (bin/go-server*) and the newest Go of the fixture matrix
+    /// (bin/go<NEWEST>/<VARIANT>/go-server): normal, stripped, PIE.
+    @Test(arguments: ["go-server", "go-server-stripped", "go-server-pie"] + GoMatrixFixtures.newestServers)
     func oneServerSpanPerRequestWithAccurateTiming(_ name: String) throws {
-        guard requireFixtures(), requireRoot() else { return }
+        guard requireFixtures(), requireRoot(), name.hasPrefix("go-server") || GoMatrixFixtures.require(fixturePath: name) else { return }
         // The server on one core, the load generator on the other: on 2 cores, a
         // server thread preempted by the client between ServeHTTP's entry and the
         // handler's own clock read would count against the tool.
         let server = try Server(Repo.fixture(name), cpu: 1)
-        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("spans-\(name)-\(getpid()).jsonl").path
+        let jsonPath = FileManager.default.temporaryDirectory.appendingPathComponent("spans-\(name.replacingOccurrences(of: "/", with: "-"))-\(getpid()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: jsonPath) }
         // The tool beside the load generator: its reader thread, woken in batches, would
         // otherwise preempt the server between ServeHTTP's entry and the handler's clock read.
@@ -215,9 +217,11 @@ import Testing
 
     /// 10,000 requests with the tool attached: the server lives and every
     /// response is byte-identical (status, headers but Date, body) to the untraced run.
-    @Test func tracedServerIsUnharmed() throws {
-        guard requireFixtures(), requireRoot() else { return }
-        let server = try Server(Repo.fixture("go-server"))
+    /// On Debian's Go 1.19 and the newest Go of the matrix (stripped: offsets from the table).
+    @Test(arguments: ["go-server"] + GoMatrixFixtures.newestServers.filter { $0.contains("/stripped/") })
+    func tracedServerIsUnharmed(_ name: String) throws {
+        guard requireFixtures(), requireRoot(), name.hasPrefix("go-server") || GoMatrixFixtures.require(fixturePath: name) else { return }
+        let server = try Server(Repo.fixture(name))
         let targets = (0..<10_000).map { i in ["/sleep?ms=0", "/status?code=404", "/status?code=201", "/sleep?ms=0&q=\(i % 7)"][i % 4] }
         func fingerprint(_ replies: [Reply]) -> [String] {
             replies.map { "\($0.target) \($0.status) \($0.body_sha ?? "-") \($0.headers.sorted { $0.key < $1.key })" }.sorted()

@@ -41,6 +41,21 @@ enum GoMatrixFixtures {
         [toolchains.first, toolchains[toolchains.count / 2], toolchains.last].compactMap { $0 }
     }
 
+    /// `go1.27/normal/go-server`, `go1.27/stripped/go-server`, `go1.27/pie/go-server`
+    /// (paths under testdata/bin) for the newest toolchain.
+    static var newestServers: [String] {
+        guard let t = toolchains.last else { return [] }
+        return ["normal", "stripped", "pie"].map { "go\(t.minor)/\($0)/go-server" }
+    }
+
+    /// Whether the matrix fixture at `fixturePath` (under testdata/bin) exists; a failure under
+    /// CI=true, a printed skip otherwise.
+    static func require(fixturePath: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        CLITests.require(FileManager.default.fileExists(atPath: Repo.fixture(fixturePath)),
+                         "\(Repo.fixture(fixturePath)) not built; hint: bash scripts/setup.sh (fetches the Go toolchains), then bash testdata/build.sh",
+                         sourceLocation: sourceLocation)
+    }
+
     static func path(_ minor: String, _ variant: String, _ program: String = "server") -> String {
         Repo.bin.appendingPathComponent("go\(minor)/\(variant)/go-\(program)").path
     }
@@ -51,10 +66,19 @@ enum GoMatrixFixtures {
                         sourceLocation: SourceLocation = #_sourceLocation) -> String? {
         let p = path(minor, variant, program)
         guard requireFixtures(sourceLocation: sourceLocation),
+              CLITests.require(installedMinors.contains(minor),
+                               "the Go \(minor) toolchain is not installed (scripts/go-toolchains.sh --list does not list it), so \(p) is not built; hint: bash scripts/setup.sh fetches it",
+                               sourceLocation: sourceLocation),
               CLITests.require(FileManager.default.fileExists(atPath: p),
-                               "\(p) not built; hint: bash scripts/setup.sh (fetches the Go toolchains), then bash testdata/build.sh",
+                               "\(p) not built; hint: bash testdata/build.sh (see its output)",
                                sourceLocation: sourceLocation)
         else { return nil }
         return p
     }
+
+    /// The minors `scripts/go-toolchains.sh --list` names (toolchains present on this machine).
+    static let installedMinors: Set<String> = {
+        let r = try? run("/bin/bash", [Repo.root.appendingPathComponent("scripts/go-toolchains.sh").path, "--list"])
+        return Set((r?.stdout ?? "").split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+    }()
 }

@@ -39,10 +39,13 @@ import Testing
         for (field, o) in offsets {
             #expect(o["source"] as? String == "table", "\(field)")
             #expect(o["verified"] as? Bool == true, "\(field)")
+            // Every row says whether linux/arm64 would differ (none does, on paper).
+            #expect((o["arm64"] as? String)?.hasPrefix("same") == true, "\(field): \(o["arm64"] ?? "-")")
         }
         #expect(offsets["net/http.response.status"]?["offset"] as? Int == 128)
         let text = try tool("symbols", "dump", path)
         #expect(text.stdout.contains("table, verified"))
+        #expect(text.stdout.contains("arm64 (on paper, no arm64 build checked): every table row above would be the same"))
     }
 
     /// Go 1.20 is not built here: a binary that says so gets the rows marked from source only.

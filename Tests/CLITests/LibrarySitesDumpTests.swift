@@ -6,6 +6,7 @@ import Testing
 struct LibrarySitesDumpTests {
     static let libssl = "/lib/x86_64-linux-gnu/libssl.so.3"
     static let libmariadb = "/usr/lib/x86_64-linux-gnu/libmariadb.so.3"
+    static let libpq = "/usr/lib/x86_64-linux-gnu/libpq.so.5"
 
     func sites(_ library: String) throws -> [[String: Any]]? {
         guard require(FileManager.default.fileExists(atPath: library), "\(library) not installed") else { return nil }
@@ -34,6 +35,19 @@ struct LibrarySitesDumpTests {
         #expect(sites.count == 1 && s["function"] as? String == "mysql_real_query" && s["family"] as? String == "mysql")
         #expect(s["instruction"] as? String == "push %rbp" && s["cost"] as? String == "emulated")
         #expect(s["site_offset"] as? Int == s["entry_offset"] as? Int)
+    }
+
+    /// libpq: the four PQsend* and PQgetResult, all on emulated instructions;
+    /// PQsendQuery's on the `jmp` after its `mov $1,%edx`.
+    @Test func libpqSitesAreEmulated() throws {
+        guard let sites = try sites(Self.libpq) else { return }
+        #expect(Set(sites.compactMap { $0["function"] as? String })
+                == ["PQsendQuery", "PQsendQueryParams", "PQsendPrepare", "PQsendQueryPrepared", "PQgetResult"], "\(sites)")
+        for s in sites {
+            #expect(s["family"] as? String == "postgres" && s["cost"] as? String == "emulated", "\(s)")
+        }
+        let q = try #require(sites.first { $0["function"] as? String == "PQsendQuery" })
+        #expect((q["instruction"] as? String)?.hasPrefix("jmp") == true && q["site_offset"] as? Int != q["entry_offset"] as? Int, "\(q)")
     }
 
     @Test func otherObjectsHaveNoSection() throws {

@@ -89,13 +89,32 @@ extension GoHTTPTraceTests {
         #expect(metrics.value("uprobe_trace_events_lost_total", ["family": "go_http"]) == 0)
         #expect(metrics.value("uprobe_trace_spans_produced_total") == Double(n))
         #expect(metrics.value("uprobe_trace_probes_attached", ["family": "go_http"]) == probes)
+        // The kernel's side: run statistics on while serving, every program listed,
+        // the programs ran at least once per request; hash maps within capacity.
+        #expect(metrics.value("uprobe_trace_bpf_stats_enabled") == 1)
+        let runs = metrics.samples.filter { $0.name == "uprobe_trace_bpf_program_runs_total" && $0.labels["family"] == "go_http" }
+        #expect(runs.count >= 3 && runs.reduce(0) { $0 + $1.value } >= Double(n), "\(runs.map { ($0.labels["program"] ?? "", $0.value) })")
+        let runTime = metrics.samples.filter { $0.name == "uprobe_trace_bpf_program_run_time_seconds_total" }.reduce(0) { $0 + $1.value }
+        #expect(runTime > 0 && runTime < 1, "\(runTime) s in BPF for \(n) requests")
+        let maps = metrics.samples.filter { $0.name == "uprobe_trace_bpf_map_max_entries" }
+        #expect(!maps.isEmpty)
+        for m in maps {
+            let used = metrics.value("uprobe_trace_bpf_map_entries", m.labels)
+            #expect(used != nil && used! >= 0 && used! <= m.value, "\(m.labels): \(used ?? -1) of \(m.value)")
+        }
+        #expect(Set(maps.map { $0.labels["map"] ?? "" }).count == maps.count, "a shared map listed once")
         #expect(metrics.value("uprobe_trace_export_queue_depth", ["exporter": "otlp-http"]) == 0)
         #expect(metrics.value("uprobe_trace_spans_dropped_total", ["exporter": "otlp-http", "reason": "queue_full"]) == 0)
         let start = try #require(metrics.value("uprobe_trace_process_start_time_seconds"))
         #expect(start >= started - 1 && start <= Date().timeIntervalSince1970, "\(start) vs \(started)")
         // Every family announced, with a known type; every sample belongs to one.
+        // The tool's own metrics are prefixed; the request histograms carry their
+        // semantic-convention names.
+        let requestHistograms = ["http_server_request_duration_seconds", "http_client_request_duration_seconds",
+                                 "db_client_operation_duration_seconds", "rpc_server_call_duration_seconds", "rpc_client_call_duration_seconds"]
+        #expect(Set(metrics.types.keys.filter { !$0.hasPrefix("uprobe_trace_") }) == Set(requestHistograms))
         for (name, type) in metrics.types {
-            #expect(name.hasPrefix("uprobe_trace_") && metrics.helps.contains(name))
+            #expect(metrics.helps.contains(name))
             #expect(["counter", "gauge", "histogram"].contains(type))
             if type == "counter" { #expect(name.hasSuffix("_total")) }
         }
@@ -206,5 +225,120 @@ extension GoHTTPTraceTests {
         let r = try run(Repo.tool, ["--pid", "1", "--go-http"] + args)
         #expect(r.status == 2, "\(args): \(r.stderr)")
         #expect(r.stderrLines.count == 1 && r.stderr.contains(args[0]) && r.stderr.contains("hint:"), "\(args): \(r.stderr)")
+    }
+}
+
+/// The metrics address faces the node's network: idle connections (more than
+/// the server keeps open), a slowloris, a 2 MB request head and garbage bytes
+/// must never keep a scrape out, and the tool keeps tracing through all of it.
+extension GoHTTPTraceTests {
+    @Test func hostileMetricsClientsNeverStarveAScrape() throws {
+        guard requireFixtures(), requireRoot() else { return }
+        let server = try Server(Repo.fixture("go-server"))
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--metrics-addr", "127.0.0.1:0", "--quiet"])
+        tracer.watchdog(seconds: 120)
+        let head = tracer.waitForStderr("metrics on")
+        let address = try #require(metricsAddress(in: head), "\(head)")
+        let colon = address.lastIndex(of: ":")!
+        let r = try run("/usr/bin/python3", [Repo.root.appendingPathComponent("testdata/python/metrics_abuse.py").path,
+                                              String(address[..<colon]), String(address[address.index(after: colon)...]), "200"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        print("metrics server under abuse: \(r.stdout)")
+        for key in ["scrape_beside_idle", "scrape_beside_slowloris", "scrape_after"] {
+            let s = try #require(seen[key] as? [String: Any], "\(key)")
+            #expect(s["status"] as? Int == 200 && s["has_metrics"] as? Bool == true, "\(key): \(s)")
+            // One connection at a time took 2 s per idle client (400 s for these 200);
+            // served together, a scrape takes milliseconds. 5 s leaves room for load.
+            #expect((s["seconds"] as? Double ?? 99) < 5, "\(key): \(s)")
+        }
+        #expect(seen["big_head_status"] as? Int == 431, "\(seen)")
+        #expect(seen["garbage_status"] as? Int == 400, "\(seen)")
+        // Cut at its 2 s deadline, not after the ~11 s it would take to send everything.
+        let slow = seen["slowloris_closed_after"] as? Double ?? -1
+        #expect(slow >= 1.5 && slow < 8, "slowloris closed after \(slow) s")
+
+        #expect(try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(server.address)/sleep?ms=0"]).stdout == "200")
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("1 spans"), "the tool kept tracing: \(stderr)")
+    }
+}
+
+/// RED metrics count every request, not the sampled ones: a known mix with
+/// `--sample-ratio 0.1` gives exact counts per (method, status) on /metrics and
+/// in the OTLP metrics the collector receives (periodically and at exit).
+extension GoHTTPTraceTests {
+    @Test func requestHistogramsCountEveryRequestWhateverIsSampled() throws {
+        guard requireFixtures(), requireRoot(),
+              require((try? run("/usr/bin/env", ["python3", "-c", "import opentelemetry.proto"]).status) == 0,
+                      "python opentelemetry-proto missing (scripts/setup.sh installs it)") else { return }
+        let outDir = FileManager.default.temporaryDirectory.appendingPathComponent("red-otlp-\(getpid())")
+        try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outDir) }
+        let (receiver, port) = try otlpReceiver(outDir)
+        defer { receiver.process.terminate() }
+        let server = try Server(Repo.fixture("go-server"))
+        let tracer = try Background(Repo.tool, ["--pid", String(server.pid), "--go-http", "--metrics-addr", "127.0.0.1:0",
+                                                "--sample-ratio", "0.1", "--quiet", "--otlp-endpoint", "http://127.0.0.1:\(port)"],
+                                    environment: ["OTEL_METRIC_EXPORT_INTERVAL": "300"])
+        tracer.watchdog(seconds: 120)
+        let address = try #require(metricsAddress(in: tracer.waitForStderr("metrics on")))
+        // Announced before any request: a dashboard sees 0, not "no data".
+        let before = try scrape(address).body
+        for name in ["http_server_request_duration_seconds", "http_client_request_duration_seconds", "db_client_operation_duration_seconds"] {
+            #expect(before.contains("# TYPE \(name) histogram"), "\(name)")
+        }
+        let mix = [200: 37, 404: 21, 503: 12]
+        let targets = mix.flatMap { code, n in (0..<n).map { "/status?code=\(code)&i=\($0)" } }.shuffled()
+        let replies = try load(server.address, targets, concurrency: 4)
+        #expect(replies.count == targets.count)
+        let series = { (code: Int) in ["http_request_method": "GET", "http_response_status_code": String(code), "service_name": "go-server"] }
+        var metrics = Scrape("")
+        for _ in 0..<50 {
+            metrics = Scrape(try scrape(address).body)
+            if mix.allSatisfy({ metrics.value("http_server_request_duration_seconds_count", series($0.key)) == Double($0.value) }) { break }
+            usleep(100_000)
+        }
+        for (code, n) in mix {
+            #expect(metrics.value("http_server_request_duration_seconds_count", series(code)) == Double(n), "status \(code)")
+            var inf = series(code); inf["le"] = "+Inf"
+            #expect(metrics.value("http_server_request_duration_seconds_bucket", inf) == Double(n))
+            let sum = metrics.value("http_server_request_duration_seconds_sum", series(code)) ?? -1
+            #expect(sum > 0 && sum < Double(n), "\(sum) s for \(n) requests")
+        }
+        #expect(metrics.samples.filter { $0.name == "http_server_request_duration_seconds_count" }.allSatisfy { $0.labels["url_path"] == nil })
+        let (status, stderr) = tracer.interruptAndWait()
+        #expect(status == 0, "\(stderr)")
+        let exported = stderr.firstMatch(of: /(\d+) spans \(/).flatMap { Int($0.1) } ?? -1
+        #expect(exported < targets.count && stderr.contains("not sampled"), "the ratio applied to spans: \(stderr)")
+        #expect(stderr.contains("metrics: ") && stderr.contains("/v1/metrics, 0 failed"), "\(stderr)")
+
+        // The collector's view: the last (final) export carries the same totals.
+        let lines = try String(contentsOf: outDir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count >= 2, "periodic exports and the final one: \(lines.count)")
+        let last = try #require(try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])
+        var counts: [Int: Int] = [:]
+        for rm in last["resourceMetrics"] as? [[String: Any]] ?? [] {
+            let resource = (rm["resource"] as? [String: Any])?["attributes"] as? [[String: Any]] ?? []
+            #expect(resource.contains { $0["key"] as? String == "service.name" })
+            for sm in rm["scopeMetrics"] as? [[String: Any]] ?? [] {
+                for m in sm["metrics"] as? [[String: Any]] ?? [] where m["name"] as? String == "http.server.request.duration" {
+                    #expect(m["unit"] as? String == "s")
+                    let h = try #require(m["histogram"] as? [String: Any])
+                    #expect(h["aggregationTemporality"] as? String == "AGGREGATION_TEMPORALITY_CUMULATIVE")
+                    for p in h["dataPoints"] as? [[String: Any]] ?? [] {
+                        let attrs = p["attributes"] as? [[String: Any]] ?? []
+                        let code = attrs.first { $0["key"] as? String == "http.response.status_code" }
+                            .flatMap { ($0["value"] as? [String: Any])?["intValue"] as? String }.flatMap { Int($0) } ?? -1
+                        let n = Int(p["count"] as? String ?? "") ?? -1
+                        let buckets = (p["bucketCounts"] as? [String] ?? []).compactMap { Int($0) }
+                        #expect(buckets.reduce(0, +) == n && buckets.count == (p["explicitBounds"] as? [Double] ?? []).count + 1)
+                        counts[code, default: 0] += n
+                    }
+                }
+            }
+        }
+        #expect(counts == mix, "OTLP counts per status: \(counts)")
     }
 }

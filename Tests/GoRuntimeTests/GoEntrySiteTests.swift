@@ -5,7 +5,7 @@ import Symbols
 
 /// The cheap entry site on real Go binaries: Go 1.19 (the Debian toolchain that
 /// builds testdata/bin) has no `push %rbp` after the stack check, so the site is
-/// the emulated `jbe`; a newer Go (`GoToolchains`) puts it on the `push %rbp`.
+/// the emulated `jbe`; a newer Go (the fixture matrix, `GoMatrix`) puts it on the `push %rbp`.
 @Suite struct GoEntrySiteTests {
     static let netHTTP = [
         ("go-server", "net/http.serverHandler.ServeHTTP"),
@@ -43,7 +43,7 @@ import Symbols
     }
 
     @Test func newerGoUsesThePushAfterTheStackCheck() throws {
-        guard let dir = GoToolchains.fixtures(version: "1.26.6") else { return }
+        guard let dir = GoMatrix.fixtures(minor: "1.26") else { return }
         for (bin, name) in Self.netHTTP {
             let loaded = try Self.load(dir + "/" + bin)
             #expect(loaded.binary.buildInfo.goVersion == "go1.26.6")

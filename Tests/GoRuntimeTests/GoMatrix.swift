@@ -100,6 +100,17 @@ enum GoMatrix {
         return false
     }
 
+    /// The directory holding `go-server` and `go-client` of Go `minor`'s `variant` build,
+    /// or nil (a failure under CI=true, a printed skip otherwise) when it is not there.
+    static func fixtures(minor: String, variant: String = "normal") -> String? {
+        guard let t = expected.first(where: { $0.minor == minor }) else {
+            Issue.record("go\(minor) is not a toolchain of scripts/go-toolchains.sh")
+            return nil
+        }
+        guard available(t) else { return nil }
+        return URL(fileURLWithPath: t.path(variant)).deletingLastPathComponent().path
+    }
+
     /// Runs this toolchain's `go` (GOTOOLCHAIN=local, the matrix's GOCACHE).
     static func go(_ toolchain: Toolchain, _ arguments: [String]) -> (Int32, String) {
         guard let goroot = toolchain.goroot else { return (-1, "\(toolchain) not installed") }

@@ -141,7 +141,7 @@ private let fixtureGoVersion = "go1.19.8"
     /// The table agrees with the DWARF of the testdata server built by the newest
     /// Go the table covers, for every field (g.parentGoid and conn.hijackedv included).
     @Test func tableAgreesWithGo126DWARF() throws {
-        guard let dir = GoToolchains.fixtures(version: "1.26.6") else { return }
+        guard let dir = GoMatrix.fixtures(minor: "1.26") else { return }
         let dwarf = try GoStructOffsets.load(path: dir + "/go-server", goVersion: "go1.26.6")
         #expect(dwarf.offset(of: .goroutineParentID)?.source == .dwarf)
         #expect(dwarf.offset(of: .connHijacked)?.source == .dwarf)

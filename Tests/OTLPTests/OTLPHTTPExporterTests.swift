@@ -97,10 +97,14 @@ import Tracing
         #expect(try C.resolve(explicitEndpoint: "http://h:4318", environment: [:])?.endpoint.absoluteString == "http://h:4318/v1/traces")
         #expect(try C.resolve(explicitEndpoint: "http://h:4318/", environment: [:])?.endpoint.absoluteString == "http://h:4318/v1/traces")
         #expect(try C.resolve(explicitEndpoint: "http://h/v1/traces", environment: [:])?.endpoint.absoluteString == "http://h/v1/traces")
-        // The built-in client speaks plain HTTP; https is refused up front with a hint, not at the first export.
-        #expect(throws: OTLPConfigurationError.tlsUnsupported(value: "https://h/v1/traces", source: "--otlp-endpoint")) {
-            try C.resolve(explicitEndpoint: "https://h/v1/traces", environment: [:])
+        #expect(try C.resolve(explicitEndpoint: "https://h", environment: [:])?.endpoint.absoluteString == "https://h/v1/traces")
+        // Certificate files are checked up front: a typo is one error at start, not a failure per export.
+        #expect(throws: OTLPConfigurationError.unreadableFile(path: "/nonexistent/ca.pem", source: "OTEL_EXPORTER_OTLP_CERTIFICATE")) {
+            try C.resolve(explicitEndpoint: "https://h", environment: ["OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem"])
         }
+        let tls = try C.resolve(explicitEndpoint: "https://h", environment: ["OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/hostname",
+                                                                           "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": "/etc/hostname"])?.tls
+        #expect(tls == TLSSettings(caFile: "/etc/hostname", clientCertificate: nil, clientKey: "/etc/hostname"))
         let env = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://base:4318/prefix/",
                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:9999/custom"]
         #expect(try C.resolve(explicitEndpoint: "http://cli:1", environment: env)?.endpoint.absoluteString == "http://cli:1/v1/traces")
@@ -123,7 +127,9 @@ import Tracing
         #expect(HTTPClient.Target("http://[::1]:4318/v1/traces")?.host == "::1")
         #expect(HTTPClient.Target("http://[::1]:4318/x")?.hostHeader == "[::1]:4318")
         #expect(HTTPClient.Target("http://h")?.path == "/" && HTTPClient.Target("http://h")?.port == 80)
-        #expect(HTTPClient.Target("https://h/") == nil)
+        #expect(HTTPClient.Target("https://h/")?.port == 443 && HTTPClient.Target("https://h/")?.tls == true)
+        #expect(HTTPClient.Target("https://h:4318/")?.hostHeader == "h:4318" && HTTPClient.Target("https://h/")?.hostHeader == "h")
+        #expect(HTTPClient.Target("ftp://h/") == nil)
         #expect(HTTPClient.Target("http://h:notaport/") == nil)
     }
 

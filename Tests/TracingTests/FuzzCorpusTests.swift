@@ -38,9 +38,12 @@ import Testing
     @Test func sqlInputs() throws {
         for (name, bytes) in try Self.inputs("sql") {
             let sanitized = SQLStatement(bytes: bytes).sanitized
+            let pg = SQLStatement(bytes: bytes, dialect: .postgresql).sanitized
             guard !name.contains("-regressions/") else { continue } // replayed for traps only
             let literals = SQLLexer(Array(sanitized.utf8)).filter { $0.kind == .string || $0.kind == .number }
             #expect(literals.isEmpty, "\(name): \(sanitized)")
+            let pgLiterals = SQLLexer(Array(pg.utf8), dialect: .postgresql).filter { $0.kind == .string || $0.kind == .number }
+            #expect(pgLiterals.isEmpty, "\(name) (postgresql): \(pg)")
         }
     }
 

@@ -11,6 +11,8 @@ HTTP/1.1 with keep-alive from a ThreadingHTTPServer:
   /query          (with --mysql-socket) runs `SELECT ?, SLEEP(0.005)` through MySQLdb
                   (libmariadb's mysql_real_query) on a connection of the handling
                   thread, and answers 200 with the row
+  /pgquery        (with --pg-dsn) runs `SELECT %s, pg_sleep(0.005)` through psycopg2
+                  (libpq's PQexec) on a connection of the handling thread, 200 with the row
   /_timings       "PATH_WITH_QUERY NANOSECONDS" per request served so far: the
                   server's own measurement, from the return of the read that
                   carried the request head to just after the body was written
@@ -40,6 +42,18 @@ def mysql_connection():
         import MySQLdb
         per_thread.db = MySQLdb.connect(unix_socket=mysql_socket, user="root")
     return per_thread.db
+
+
+pg_dsn = None
+
+
+def pg_connection():
+    # As mysql_connection: one per handler thread, made on its first /pgquery.
+    if getattr(per_thread, "pg", None) is None:
+        import psycopg2
+        per_thread.pg = psycopg2.connect(pg_dsn)
+        per_thread.pg.autocommit = True
+    return per_thread.pg
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -89,6 +103,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             cursor = mysql_connection().cursor()
             cursor.execute("SELECT %s, SLEEP(0.005)", (query.get("id", ["0"])[0],))
             self.answer(200, f"{cursor.fetchone()}\n".encode())
+        elif url.path == "/pgquery" and pg_dsn:
+            cursor = pg_connection().cursor()
+            cursor.execute("SELECT %s, pg_sleep(0.005)", (query.get("id", ["0"])[0],))
+            self.answer(200, f"{cursor.fetchone()}\n".encode())
         elif url.path == "/status":
             code = int(query.get("code", ["200"])[0])
             self.answer(code, f"status {code}\n".encode())
@@ -112,9 +130,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--mysql-socket", help="MariaDB unix socket for /query")
+    parser.add_argument("--pg-dsn", help="libpq connection string for /pgquery")
     args = parser.parse_args()
-    global mysql_socket
+    global mysql_socket, pg_dsn
     mysql_socket = args.mysql_socket
+    pg_dsn = args.pg_dsn
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",

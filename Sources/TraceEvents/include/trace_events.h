@@ -36,6 +36,7 @@ enum ut_probe_family {
     UT_FAMILY_GO_HTTP = 0,
     UT_FAMILY_OPENSSL = 1,
     UT_FAMILY_MYSQL = 2,
+    UT_FAMILY_POSTGRES = 3,
     UT_FAMILY_GO_GRPC = 4,
     UT_FAMILY_COUNT = 8, /* slots of ut_lost; a new family takes the next free index */
 };
@@ -46,6 +47,7 @@ static inline const char *ut_family_name(__u32 family) {
     case UT_FAMILY_GO_HTTP: return "go_http";
     case UT_FAMILY_OPENSSL: return "openssl";
     case UT_FAMILY_MYSQL: return "mysql";
+    case UT_FAMILY_POSTGRES: return "postgres";
     case UT_FAMILY_GO_GRPC: return "go_grpc";
     default: return 0;
     }
@@ -60,6 +62,8 @@ enum ut_event_kind {
     UT_EVENT_GO_HTTP_HEAD = UT_KIND(UT_FAMILY_GO_HTTP, 3),   /* a Go server request began: struct ut_go_head_event + raw request head */
     UT_EVENT_SSL = UT_KIND(UT_FAMILY_OPENSSL, 1),            /* one SSL_read/SSL_write(_ex) call: struct ut_ssl_event + data */
     UT_EVENT_MYSQL_QUERY = UT_KIND(UT_FAMILY_MYSQL, 1),      /* one mysql_real_query call: struct ut_mysql_event + statement */
+    UT_EVENT_PG_SEND = UT_KIND(UT_FAMILY_POSTGRES, 1),       /* a libpq PQsend* call: struct ut_pg_send_event + statement */
+    UT_EVENT_PG_END = UT_KIND(UT_FAMILY_POSTGRES, 2),        /* its last result (PQgetResult returned NULL): struct ut_pg_end_event */
     UT_EVENT_GO_GRPC_SERVER = UT_KIND(UT_FAMILY_GO_GRPC, 1),  /* one RPC served: struct ut_go_grpc_event, sent at WriteStatus */
     UT_EVENT_GO_GRPC_CLIENT = UT_KIND(UT_FAMILY_GO_GRPC, 2),  /* one RPC made: struct ut_go_grpc_event, sent at clientStream.finish */
     UT_EVENT_GO_GRPC_CONTEXT = UT_KIND(UT_FAMILY_GO_GRPC, 3), /* a served RPC began with a traceparent: struct ut_go_grpc_event (no end yet) */
@@ -198,6 +202,60 @@ struct ut_go_grpc_offsets {
     __u64 attempt_transport;     /* grpc.csAttempt.t (transport.ClientTransport) */
 };
 
+/* Which libpq function sent a statement (ut_pg_send_event.function). */
+enum ut_pg_function {
+    UT_PG_SEND_QUERY = 1,           /* PQsendQuery (PQexec) */
+    UT_PG_SEND_QUERY_PARAMS = 2,    /* PQsendQueryParams (PQexecParams) */
+    UT_PG_SEND_PREPARE = 3,         /* PQsendPrepare (PQprepare) */
+    UT_PG_SEND_QUERY_PREPARED = 4,  /* PQsendQueryPrepared (PQexecPrepared) */
+};
+
+#define UT_PG_NAME_MAX 64
+
+/* A statement a libpq connection sent, at the PQsend* entry (h.start_ns =
+ * h.end_ns); `captured` bytes of the statement text follow (none for
+ * PQsendQueryPrepared, which names a prepared statement instead). */
+struct ut_pg_send_event {
+    struct ut_event_header h;
+    __u64 conn;                     /* the PGconn* */
+    __u32 function;                 /* enum ut_pg_function */
+    __s32 n_params;                 /* nParams of the *Params / *Prepared / Prepare calls, else 0 */
+    __u64 length;                   /* the statement's full length when known (strlen within the capture), else ~0 */
+    __u32 captured;                 /* bytes of the statement that follow */
+    __u16 name_len;                 /* bytes of `name` (stmtName, not NUL-terminated; 0: unnamed) */
+    __u16 db_len;                   /* bytes of `db` (PQdb(conn)); 0: unknown */
+    char name[UT_PG_NAME_MAX];      /* PQsendPrepare / PQsendQueryPrepared: the statement name */
+    char db[UT_PG_NAME_MAX];        /* the connection's database name */
+};
+
+/* The end of a statement: the PQgetResult call that returned NULL after at
+ * least one result. h.start_ns is the send's (the join key with its
+ * ut_pg_send_event), h.end_ns the NULL return. */
+struct ut_pg_end_event {
+    struct ut_event_header h;
+    __u64 conn;
+    __u32 results;                  /* non-NULL results the statement returned */
+    __s32 status;                   /* ExecStatusType of the first error result; -1: no error result, -2: status not readable */
+    char sqlstate[8];               /* its SQLSTATE (5 characters, NUL-padded); empty: none or not readable */
+};
+
+/* Where libpq keeps what the probes read, decoded from the library's own
+ * accessors (PQresultStatus, PQresultErrorField, PQdb, PQtransactionStatus) by
+ * Sources/Families/Postgres/PostgresLayout.swift. result_status,
+ * result_err_fields, conn_db_name, conn_async_status: 0 = unknown, not read
+ * (none of those fields is a struct's first); the field_* are used only with
+ * result_err_fields. */
+struct ut_pg_offsets {
+    __s32 result_status;            /* PGresult.resultStatus (int) */
+    __s32 result_err_fields;        /* PGresult.errFields (PGMessageField*) */
+    __s32 field_next;               /* PGMessageField.next */
+    __s32 field_code;               /* PGMessageField.code (char) */
+    __s32 field_contents;           /* PGMessageField.contents (char[]) */
+    __s32 conn_db_name;             /* PGconn.dbName (char*) */
+    __s32 conn_async_status;        /* PGconn.asyncStatus (PGAsyncStatusType; 0 = PGASYNC_IDLE) */
+    __s32 reserved;
+};
+
 /* Byte offsets of the Go struct fields the probes read (from DWARF or the
  * per-version table in GoRuntime); set before load, never compiled in. */
 struct ut_go_offsets {
@@ -244,6 +302,7 @@ struct ut_config {
     __u32 capture_bytes; /* plaintext/statement bytes to copy per call, <= UT_CAPTURE_MAX */
     struct ut_go_offsets go;
     struct ut_ssl_callers ssl;
+    struct ut_pg_offsets pg;
     struct ut_go_grpc_offsets grpc;
 };
 
@@ -253,11 +312,14 @@ struct ut_config {
 #define UT_GO_OFFSETS_SIZE (23 * 8)
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
+#define UT_PG_OFFSETS_SIZE (8 * 4)
 #define UT_GO_GRPC_OFFSETS_SIZE (18 * 8)
-#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_GO_GRPC_OFFSETS_SIZE)
+#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_PG_OFFSETS_SIZE + UT_GO_GRPC_OFFSETS_SIZE)
 #define UT_GO_GRPC_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8 + UT_GRPC_METHOD_MAX + UT_TRACEPARENT_MAX + 8 + UT_GRPC_TARGET_MAX)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
+#define UT_PG_SEND_EVENT_SIZE (40 + 32 + 2 * UT_PG_NAME_MAX)
+#define UT_PG_END_EVENT_SIZE (40 + 24)
 
 /* The same sizes as enum constants: Swift imports these, but not a macro with
  * more than one operator (UT_GO_HTTP_EVENT_SIZE). */
@@ -271,6 +333,9 @@ enum ut_layout_size {
     UT_SIZEOF_CONFIG = UT_CONFIG_SIZE,
     UT_SIZEOF_SSL_EVENT = UT_SSL_EVENT_SIZE,
     UT_SIZEOF_MYSQL_EVENT = UT_MYSQL_EVENT_SIZE,
+    UT_SIZEOF_PG_SEND_EVENT = UT_PG_SEND_EVENT_SIZE,
+    UT_SIZEOF_PG_END_EVENT = UT_PG_END_EVENT_SIZE,
+    UT_SIZEOF_PG_OFFSETS = UT_PG_OFFSETS_SIZE,
     UT_SIZEOF_CAPTURE_MAX = UT_CAPTURE_MAX,
     UT_SIZEOF_GO_GRPC_EVENT = UT_GO_GRPC_EVENT_SIZE,
     UT_SIZEOF_GO_GRPC_OFFSETS = UT_GO_GRPC_OFFSETS_SIZE,
@@ -284,6 +349,9 @@ _Static_assert(sizeof(struct ut_go_offsets) == UT_GO_OFFSETS_SIZE, "ut_go_offset
 _Static_assert(sizeof(struct ut_config) == UT_CONFIG_SIZE, "ut_config layout");
 _Static_assert(sizeof(struct ut_ssl_event) == UT_SSL_EVENT_SIZE, "ut_ssl_event layout");
 _Static_assert(sizeof(struct ut_mysql_event) == UT_MYSQL_EVENT_SIZE, "ut_mysql_event layout");
+_Static_assert(sizeof(struct ut_pg_send_event) == UT_PG_SEND_EVENT_SIZE, "ut_pg_send_event layout");
+_Static_assert(sizeof(struct ut_pg_end_event) == UT_PG_END_EVENT_SIZE, "ut_pg_end_event layout");
+_Static_assert(sizeof(struct ut_pg_offsets) == UT_PG_OFFSETS_SIZE, "ut_pg_offsets layout");
 _Static_assert(sizeof(struct ut_go_grpc_event) == UT_GO_GRPC_EVENT_SIZE, "ut_go_grpc_event layout");
 _Static_assert(sizeof(struct ut_go_grpc_offsets) == UT_GO_GRPC_OFFSETS_SIZE, "ut_go_grpc_offsets layout");
 

@@ -1,0 +1,1 @@
+/* not needed for the layouts pg_offsets.c prints */
