@@ -8,6 +8,7 @@ packages=(
   golang-go libssl-dev protobuf-compiler pkg-config libcurl4-openssl-dev
   mariadb-server libmariadb-dev python3-mysqldb python3-yaml postgresql python3-psycopg2 libpq-dev python3-pip curl wrk bpftrace openssl prometheus
   nginx strace
+  golang-google-grpc-dev # grpc-go 1.33.3 source for testdata/grpc-build.sh
 )
 
 missing=()

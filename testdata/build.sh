@@ -77,6 +77,7 @@ if command -v go >/dev/null 2>&1; then
     (cd "$here/go" && go build -o "$out/go-bigserver" ./bigserver)
   fi
   bash "$here/go-matrix.sh"
+  bash "$here/grpc-build.sh" # gRPC server and client: bin/grpc/go<MINOR>/<normal|stripped>/grpc-<server|client>
 else
   echo "build.sh: go not found; Go fixtures not built (run scripts/setup.sh)" >&2
   exit 1

@@ -69,6 +69,7 @@ extension GoSection {
 /// "attached N probes" line agree.
 extension GoSection {
     func writePlan(to w: inout JSONWriter) {
+        writeGRPCPlan(to: &w)
         guard case .success(let plan) = plan else {
             if case .failure(let e) = plan { w.string("go_http_probes_error", String(describing: e)) }
             return
@@ -87,6 +88,7 @@ extension GoSection {
     }
 
     func printPlan(to out: Output) {
+        printGRPCPlan(to: out)
         switch plan {
         case .failure(let e):
             out.line("go-http probes: none (\(e))")
@@ -98,6 +100,52 @@ extension GoSection {
                 out.line("  " + pad(p.site.program.rawValue, 22) + " " + lpad(hex(p.site.fileOffset), 10) + "  "
                          + pad(p.function, 38) + " " + pad(p.entry?.kind.rawValue ?? (p.instruction?.text.hasPrefix("call") == true ? "call" : "ret"), 19) + " " + insn)
             }
+        }
+    }
+}
+
+/// The same for `--go-grpc` (GoGRPCPlan); nothing for a program without grpc-go.
+extension GoSection {
+    private var grpcPlaced: [GoHTTPPlan.PlacedSite]? {
+        switch grpcPlan {
+        case .success(let plan)?: return plan.placed
+        default: return nil
+        }
+    }
+
+    /// The error line when the program has grpc-go but cannot be traced (not for "no grpc-go here").
+    private var grpcError: String? {
+        guard case .failure(let e)? = grpcPlan else { return nil }
+        if case FamilyError.notApplicable = e { return nil }
+        return String(describing: e)
+    }
+
+    func writeGRPCPlan(to w: inout JSONWriter) {
+        if let e = grpcError { w.string("go_grpc_probes_error", e) }
+        guard let placed = grpcPlaced else { return }
+        w.beginArray("go_grpc_probes")
+        for p in placed {
+            w.beginObject()
+            w.string("program", p.site.program.rawValue)
+            w.string("function", p.function)
+            w.int("file_offset", p.site.fileOffset)
+            w.string("site", p.entry?.kind.rawValue ?? "ret")
+            if let i = p.instruction { Self.write(i, to: &w) }
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    func printGRPCPlan(to out: Output) {
+        if let e = grpcError { out.line("go-grpc probes: none (\(e))") }
+        guard let placed = grpcPlaced else { return }
+        let slow = placed.filter { $0.instruction?.cost.isCheap == false }.count
+        out.line("go-grpc probes (\(placed.count), \(slow) single-stepped):")
+        for p in placed {
+            let insn = p.instruction.map { "\($0.text)  [\($0.cost.rawValue)]" } ?? "?"
+            out.line("  " + pad(p.site.program.rawValue, 22) + " " + lpad(hex(p.site.fileOffset), 10) + "  "
+                     + pad(p.function.replacingOccurrences(of: "google.golang.org/grpc", with: "grpc"), 38) + " "
+                     + pad(p.entry?.kind.rawValue ?? "ret", 19) + " " + insn)
         }
     }
 }

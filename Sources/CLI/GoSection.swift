@@ -8,13 +8,16 @@ struct GoSection {
     let sites: [GoBinary.ProbeSite]
     /// The uprobes `--go-http` attaches to this file, or why it attaches none.
     let plan: Result<GoHTTPPlan, Error>
+    /// The uprobes `--go-grpc` attaches, or why it attaches none.
+    var grpcPlan: Result<GoGRPCPlan, Error>? = nil
 
     /// Nil for objects that are not Go.
     static func load(_ elf: ELFFile) throws -> GoSection? {
         guard GoBinary.isGo(elf) else { return nil }
         let binary = try GoBinary.load(elf)
         let plan = Result { try GoHTTPPlan(elf: elf, attachPath: elf.path, displayPath: elf.path, pid: nil) }
-        return GoSection(binary: binary, sites: try binary.probeSites(elf), plan: plan)
+        let grpcPlan = Result { try GoGRPCPlan(elf: elf, attachPath: elf.path, displayPath: elf.path, pid: nil) }
+        return GoSection(binary: binary, sites: try binary.probeSites(elf), plan: plan, grpcPlan: grpcPlan)
     }
 
     private var modules: [GoModule] { (binary.buildInfo.main.map { [$0] } ?? []) + binary.buildInfo.deps }

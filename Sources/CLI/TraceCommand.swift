@@ -86,7 +86,7 @@ struct TraceCommand: ParsableCommand {
             _ = try parsePID(String(p).trimmingCharacters(in: .whitespaces))
         }
         if families.choices.isEmpty && pid.isEmpty && exe.isEmpty {
-            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --ssl [LIB], --mysql [LIB], --postgres [LIB]")
+            throw ValidationError("nothing to trace: give --pid PID (its probe families are detected), --exe PATH, or a family: --go-http, --go-grpc, --ssl [LIB], --mysql [LIB], --postgres [LIB]")
         }
         if (families.syscalls || families.tcp) && pid.isEmpty {
             throw ValidationError("--syscalls and --tcp need --pid PID (they trace processes)")
@@ -94,8 +94,11 @@ struct TraceCommand: ParsableCommand {
         if families.goHTTP && pid.isEmpty && exe.isEmpty {
             throw ValidationError("--go-http needs --pid PID or --exe PATH")
         }
-        if !exe.isEmpty && !families.choices.isEmpty && !families.goHTTP {
-            throw ValidationError("--exe applies to --go-http; --ssl and --mysql take the library itself (every process using it is traced)")
+        if families.goGRPC && pid.isEmpty && exe.isEmpty {
+            throw ValidationError("--go-grpc needs --pid PID or --exe PATH")
+        }
+        if !exe.isEmpty && !families.choices.isEmpty && !families.goHTTP && !families.goGRPC {
+            throw ValidationError("--exe applies to --go-http and --go-grpc; --ssl and --mysql take the library itself (every process using it is traced)")
         }
         if families.captureBytes > 8192 { throw ValidationError("--capture-bytes is at most 8192") }
         if !(0...1).contains(sampleRatio) { throw ValidationError("--sample-ratio must be between 0 and 1 (0.1 records one new trace in ten)") }

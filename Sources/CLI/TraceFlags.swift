@@ -11,6 +11,9 @@ struct FamilyFlags: ParsableArguments {
     @Flag(name: .customLong("go-http"), help: "Trace Go net/http servers (ServeHTTP) and clients (Transport.roundTrip).")
     var goHTTP = false
 
+    @Flag(name: .customLong("go-grpc"), help: "Trace Go gRPC servers and clients (google.golang.org/grpc): a span per call, unary or streaming.")
+    var goGRPC = false
+
     @Option(name: .customLong("ssl"), help: ArgumentHelp("Trace HTTP/1.x over OpenSSL (SSL_read/SSL_write). The value is optional: a libssl path or name; omitted: the libssl the --pid maps, else the host's libssl.so.3.", valueName: "libssl"))
     var ssl: String?
 
@@ -41,6 +44,7 @@ struct FamilyFlags: ParsableArguments {
     var choices: [FamilyPlanner.Choice] {
         var out: [FamilyPlanner.Choice] = []
         if goHTTP { out.append(.init(GoHTTPFamily.self)) }
+        if goGRPC { out.append(.init(GoGRPCFamily.self)) }
         if let ssl { out.append(.init(OpenSSLFamily.self, spec: ssl.isEmpty ? nil : ssl)) }
         if let mysql { out.append(.init(MySQLFamily.self, spec: mysql.isEmpty ? nil : mysql)) }
         if let postgres { out.append(.init(PostgresFamily.self, spec: postgres.isEmpty ? nil : postgres)) }

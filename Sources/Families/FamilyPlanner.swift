@@ -51,20 +51,33 @@ public struct FamilyPlanner: Sendable {
         for path in executables { plans += try self.plans(for: .executable(path), decisions: decisions) }
         if pids.isEmpty && !autoDetect {
             // Library families without a process: the library file itself.
-            for choice in choices where choice.family.id != GoHTTPFamily.id {
+            for choice in choices where !Self.programFamilies.contains(where: { $0.id == choice.family.id }) {
                 plans.append(try plan(choice.family, .host, spec: choice.spec))
             }
         }
         return plans
     }
 
+    /// The families that probe a program's own code (`--exe` applies to them; no library file of their own).
+    static let programFamilies: [any ProbeFamily.Type] = [GoHTTPFamily.self, GoGRPCFamily.self]
+
     /// The plans for one target.
     public func plans(for target: TraceTarget, decisions: (([Decision]) -> Void)? = nil) throws -> [FamilyPlan] {
         if case .executable = target {
             // An executable file: only families that probe a program's own code.
-            let go = choices.first { $0.family.id == GoHTTPFamily.id }
-            guard autoDetect || go != nil else { return [] }
-            return [try GoHTTPFamily.plan(target, spec: nil, options: options)]
+            let families = Self.programFamilies.filter { f in autoDetect || choices.contains { $0.family.id == f.id } }
+            var plans: [FamilyPlan] = []
+            var firstSkip: Error?
+            for family in families {
+                do {
+                    plans.append(try family.plan(target, spec: nil, options: options))
+                } catch let e as FamilyError where autoDetect {
+                    guard case .notApplicable = e else { throw e }
+                    firstSkip = firstSkip ?? e
+                }
+            }
+            if plans.isEmpty, let firstSkip { throw firstSkip }
+            return plans
         }
         guard autoDetect, case .process(let pid) = target else {
             return try choices.map { try plan($0.family, target, spec: $0.spec) }

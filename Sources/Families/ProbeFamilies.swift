@@ -9,6 +9,7 @@ public enum ProbeFamilies {
         OpenSSLFamily.self,
         MySQLFamily.self,
         PostgresFamily.self,
+        GoGRPCFamily.self,
         SystemFamily.self,
     ]
 }

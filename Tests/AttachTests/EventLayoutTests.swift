@@ -26,6 +26,9 @@ import TraceEvents
         #expect(MemoryLayout<ut_syscall_stats>.size == Int(UT_SIZEOF_SYSCALL_STATS.rawValue))
         #expect(MemoryLayout<ut_tcp_stats>.size == Int(UT_SIZEOF_TCP_STATS.rawValue))
         #expect(MemoryLayout<ut_syscall_key>.size == 8 && MemoryLayout<ut_tcp_error_key>.size == 8)
+        #expect(MemoryLayout<ut_go_grpc_event>.size == Int(UT_SIZEOF_GO_GRPC_EVENT.rawValue))
+        #expect(MemoryLayout<ut_go_grpc_event>.size == 352)
+        #expect(MemoryLayout<ut_go_grpc_offsets>.size == Int(UT_SIZEOF_GO_GRPC_OFFSETS.rawValue))
     }
 
     @Test func systemRecordFieldOffsets() {

@@ -85,8 +85,8 @@ import Testing
 
     /// A misspelt or unknown family flag is named as such, not taken for a missing family.
     @Test func unknownFlagIsNamed() throws {
-        let r = try tool("--pid", "1", "--go-grpc")
+        let r = try tool("--pid", "1", "--go-kafka")
         #expect(r.status == 2)
-        #expect(r.stderr.contains("Unknown option '--go-grpc'"), "\(r.stderr)")
+        #expect(r.stderr.contains("Unknown option '--go-kafka'"), "\(r.stderr)")
     }
 }

@@ -40,6 +40,7 @@ enum ut_probe_family {
     UT_FAMILY_OPENSSL = 1,
     UT_FAMILY_MYSQL = 2,
     UT_FAMILY_POSTGRES = 3,
+    UT_FAMILY_GO_GRPC = 4,
     UT_FAMILY_SYSTEM = 5,
     UT_FAMILY_COUNT = 8, /* slots of ut_lost; a new family takes the next free index */
 };
@@ -51,6 +52,7 @@ static inline const char *ut_family_name(__u32 family) {
     case UT_FAMILY_OPENSSL: return "openssl";
     case UT_FAMILY_MYSQL: return "mysql";
     case UT_FAMILY_POSTGRES: return "postgres";
+    case UT_FAMILY_GO_GRPC: return "go_grpc";
     case UT_FAMILY_SYSTEM: return "system";
     default: return 0;
     }
@@ -67,6 +69,9 @@ enum ut_event_kind {
     UT_EVENT_MYSQL_QUERY = UT_KIND(UT_FAMILY_MYSQL, 1),      /* one mysql_real_query call: struct ut_mysql_event + statement */
     UT_EVENT_PG_SEND = UT_KIND(UT_FAMILY_POSTGRES, 1),       /* a libpq PQsend* call: struct ut_pg_send_event + statement */
     UT_EVENT_PG_END = UT_KIND(UT_FAMILY_POSTGRES, 2),        /* its last result (PQgetResult returned NULL): struct ut_pg_end_event */
+    UT_EVENT_GO_GRPC_SERVER = UT_KIND(UT_FAMILY_GO_GRPC, 1),  /* one RPC served: struct ut_go_grpc_event, sent at WriteStatus */
+    UT_EVENT_GO_GRPC_CLIENT = UT_KIND(UT_FAMILY_GO_GRPC, 2),  /* one RPC made: struct ut_go_grpc_event, sent at clientStream.finish */
+    UT_EVENT_GO_GRPC_CONTEXT = UT_KIND(UT_FAMILY_GO_GRPC, 3), /* a served RPC began with a traceparent: struct ut_go_grpc_event (no end yet) */
     UT_EVENT_TCP_CONNECT = UT_KIND(UT_FAMILY_SYSTEM, 1),     /* one outbound TCP connect, SYN_SENT..ESTABLISHED or CLOSE: struct ut_tcp_connect_event */
 };
 
@@ -157,6 +162,51 @@ struct ut_mysql_event {
     __u64 length;              /* statement length the caller passed */
     __u32 captured;            /* bytes of the statement that follow */
     __u32 reserved;
+};
+
+/* Capture sizes of a gRPC event's method name ("/package.Service/Method") and
+ * incoming traceparent (55 characters in version 00). */
+#define UT_GRPC_METHOD_MAX 128
+#define UT_TRACEPARENT_MAX 56
+#define UT_GRPC_TARGET_MAX 64
+
+/* One gRPC call, server or client (go_grpc.bpf.c). */
+struct ut_go_grpc_event {
+    struct ut_event_header h;        /* start_ns: HEADERS decoded (server) / newClientStream entry (client); end_ns: status */
+    struct ut_go_request_ref parent; /* client: the served RPC it runs under (same process; goroutine or its creator);
+                                        server: the traced client RPC (any process on this host) that sent it */
+    struct ut_go_request_ref grandparent; /* server: `parent`'s own parent */
+    __s32 status_code;               /* grpc status code; -1: not read (UT_FLAG_READ_FAILED) */
+    __u16 method_len;                /* full lengths of the Go strings */
+    __u16 traceparent_len;           /* server: the incoming `traceparent` metadata; 0: none */
+    char method[UT_GRPC_METHOD_MAX];
+    char traceparent[UT_TRACEPARENT_MAX];
+    __u16 target_len;                /* client: the dial target (ClientConn.target, e.g. "host:port", "dns:///host:port") */
+    __u16 reserved[3];
+    char target[UT_GRPC_TARGET_MAX];
+};
+
+/* Byte offsets of the grpc-go struct fields go_grpc.bpf.c reads (DWARF, or the
+ * table keyed by grpc-go's module version: Sources/Families/GoGRPC/GoGRPCOffsets.swift). */
+struct ut_go_grpc_offsets {
+    __u64 meta_frame_headers;    /* x/net/http2.MetaHeadersFrame.HeadersFrame (*HeadersFrame) */
+    __u64 meta_frame_fields;     /* x/net/http2.MetaHeadersFrame.Fields ([]hpack.HeaderField) */
+    __u64 frame_stream_id;       /* HeadersFrame.FrameHeader + FrameHeader.StreamID (uint32) */
+    __u64 header_field_name;     /* x/net/http2/hpack.HeaderField.Name (string) */
+    __u64 header_field_value;    /* hpack.HeaderField.Value (string) */
+    __u64 header_field_size;     /* sizeof(hpack.HeaderField): the slice stride */
+    __u64 stream_id;             /* grpc/internal/transport.Stream.id (uint32) */
+    __u64 stream_method;         /* transport.Stream.method (string) */
+    __u64 stream_status;         /* transport.Stream.status (*status.Status) */
+    __u64 status_proto;          /* grpc/internal/status.Status.s (*spb.Status) */
+    __u64 error_proto;           /* grpc/internal/status.Error.e (*spb.Status) */
+    __u64 proto_code;            /* genproto googleapis/rpc/status.Status.Code (int32) */
+    __u64 client_stream_attempt; /* grpc.clientStream.attempt (*csAttempt) */
+    __u64 attempt_stream;        /* grpc.csAttempt.s (*transport.Stream) */
+    __u64 client_conn_target;    /* grpc.ClientConn.target (string) */
+    __u64 server_conn;           /* transport.http2Server.conn (net.Conn) */
+    __u64 client_conn;           /* transport.http2Client.conn (net.Conn) */
+    __u64 attempt_transport;     /* grpc.csAttempt.t (transport.ClientTransport) */
 };
 
 /* Which libpq function sent a statement (ut_pg_send_event.function). */
@@ -329,6 +379,7 @@ struct ut_config {
     struct ut_go_offsets go;
     struct ut_ssl_callers ssl;
     struct ut_pg_offsets pg;
+    struct ut_go_grpc_offsets grpc;
 };
 
 #define UT_EVENT_HEADER_SIZE 40
@@ -339,7 +390,9 @@ struct ut_config {
 #define UT_GO_HEAD_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8)
 #define UT_SSL_CALLERS_SIZE (4 * 8)
 #define UT_PG_OFFSETS_SIZE (8 * 4)
-#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_PG_OFFSETS_SIZE)
+#define UT_GO_GRPC_OFFSETS_SIZE (18 * 8)
+#define UT_CONFIG_SIZE (8 + UT_GO_OFFSETS_SIZE + UT_SSL_CALLERS_SIZE + UT_PG_OFFSETS_SIZE + UT_GO_GRPC_OFFSETS_SIZE)
+#define UT_GO_GRPC_EVENT_SIZE (40 + 2 * UT_GO_REQUEST_REF_SIZE + 8 + UT_GRPC_METHOD_MAX + UT_TRACEPARENT_MAX + 8 + UT_GRPC_TARGET_MAX)
 #define UT_SSL_EVENT_SIZE (40 + 24)
 #define UT_MYSQL_EVENT_SIZE (40 + 32)
 #define UT_PG_SEND_EVENT_SIZE (40 + 32 + 2 * UT_PG_NAME_MAX)
@@ -364,6 +417,8 @@ enum ut_layout_size {
     UT_SIZEOF_PG_END_EVENT = UT_PG_END_EVENT_SIZE,
     UT_SIZEOF_PG_OFFSETS = UT_PG_OFFSETS_SIZE,
     UT_SIZEOF_CAPTURE_MAX = UT_CAPTURE_MAX,
+    UT_SIZEOF_GO_GRPC_EVENT = UT_GO_GRPC_EVENT_SIZE,
+    UT_SIZEOF_GO_GRPC_OFFSETS = UT_GO_GRPC_OFFSETS_SIZE,
     UT_SIZEOF_TCP_CONNECT_EVENT = UT_TCP_CONNECT_EVENT_SIZE,
     UT_SIZEOF_SYSCALL_STATS = UT_SYSCALL_STATS_SIZE,
     UT_SIZEOF_TCP_STATS = 32,
@@ -381,6 +436,8 @@ _Static_assert(sizeof(struct ut_mysql_event) == UT_MYSQL_EVENT_SIZE, "ut_mysql_e
 _Static_assert(sizeof(struct ut_pg_send_event) == UT_PG_SEND_EVENT_SIZE, "ut_pg_send_event layout");
 _Static_assert(sizeof(struct ut_pg_end_event) == UT_PG_END_EVENT_SIZE, "ut_pg_end_event layout");
 _Static_assert(sizeof(struct ut_pg_offsets) == UT_PG_OFFSETS_SIZE, "ut_pg_offsets layout");
+_Static_assert(sizeof(struct ut_go_grpc_event) == UT_GO_GRPC_EVENT_SIZE, "ut_go_grpc_event layout");
+_Static_assert(sizeof(struct ut_go_grpc_offsets) == UT_GO_GRPC_OFFSETS_SIZE, "ut_go_grpc_offsets layout");
 _Static_assert(sizeof(struct ut_tcp_connect_event) == UT_TCP_CONNECT_EVENT_SIZE, "ut_tcp_connect_event layout");
 _Static_assert(sizeof(struct ut_syscall_stats) == UT_SYSCALL_STATS_SIZE, "ut_syscall_stats layout");
 _Static_assert(sizeof(struct ut_tcp_stats) == 32, "ut_tcp_stats layout");

@@ -1,0 +1,3 @@
+module example.com/grpcfixture
+
+go 1.19
