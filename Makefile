@@ -2,8 +2,8 @@
 SWIFT ?= swift
 # The manifest lists the BPF sources to exclude by walking Sources/ (Package.swift's
 # bpfSources): SwiftPM's shared manifest cache would keep a list made before a new
-# *.bpf.c existed. A cache inside .build is fresh for every clone.
-SWIFTPM := --manifest-cache local
+# *.bpf.c existed (so can one in .build): the manifest is evaluated each time (~2 s).
+SWIFTPM := --manifest-cache none
 BIN := .build/debug/uprobe-trace
 
 .PHONY: setup build release fixtures demo test bench fuzz clean
