@@ -48,9 +48,8 @@ public final class BPFObject: @unchecked Sendable {
             return bpf_object__open_mem(elf.baseAddress, bytes.count, &opts)
         }
         guard let opened else {
-            let e = errno
-            elf.deallocate()
-            throw .libbpf(operation: "bpf_object__open_mem(\(name), \(bytes.count) bytes)", errno: e)
+            // Every stored property is set by now, so deinit runs and frees `elf`.
+            throw .libbpf(operation: "bpf_object__open_mem(\(name), \(bytes.count) bytes)", errno: errno)
         }
         object = opened
     }
