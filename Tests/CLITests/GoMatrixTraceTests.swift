@@ -224,14 +224,22 @@ import Testing
         // 1.21, g.parentGoid (no probe there) from 1.21. Seen in the frontend's text.
         let dump = try json(try tool("symbols", "dump", frontPath, "--json").stdout)
         let functions = (dump["go"] as? [String: Any])?["functions"] as? [[String: Any]] ?? []
-        if let newproc = functions.first(where: { $0["name"] as? String == "runtime.newproc1" }),
-           let from = newproc["file_offset"] as? Int, let entry = newproc["entry"] as? Int, let end = newproc["end"] as? Int {
-            let inNewproc = try NewestGoTraceTests.breakpoints(frontend.pid).filter { $0 >= UInt64(from) && $0 < UInt64(from + end - entry) }
-            let minor = Int(t.minor.split(separator: ".")[1]) ?? 0
-            checks.check(inNewproc.isEmpty == (minor >= 21), "\(inNewproc.count) breakpoints in runtime.newproc1 (Go 1.\(minor))")
-        } else {
-            checks.check(false, "runtime.newproc1 not in symbols dump of \(frontPath)")
+        // Before 1.21 the probe is the `call runtime.runqput` in runtime.newproc.func1
+        // (emulated; newproc1's RETs only where that call is not found).
+        let breakpoints = try NewestGoTraceTests.breakpoints(frontend.pid)
+        let minor = Int(t.minor.split(separator: ".")[1]) ?? 0
+        var inFunction: [String: Int] = [:]
+        for name in ["runtime.newproc1", "runtime.newproc.func1"] {
+            if let f = functions.first(where: { $0["name"] as? String == name }),
+               let from = f["file_offset"] as? Int, let entry = f["entry"] as? Int, let end = f["end"] as? Int {
+                inFunction[name] = breakpoints.filter { $0 >= UInt64(from) && $0 < UInt64(from + end - entry) }.count
+            } else {
+                checks.check(false, "\(name) not in symbols dump of \(frontPath)")
+            }
         }
+        let total = inFunction.values.reduce(0, +)
+        checks.check((total == 0) == (minor >= 21), "breakpoints in newproc1 / newproc.func1: \(inFunction) (Go 1.\(minor))")
+        if minor < 21 { checks.check(inFunction["runtime.newproc.func1"] == 1, "one emulated call site in newproc.func1: \(inFunction)") }
 
         let upstream = "http://\(backend.address)/hello"
         // (id, handler calls on a new goroutine, incoming traceparent's trace and parent ids or nil)

@@ -67,14 +67,20 @@ import Testing
     /// Kernel ids of the BPF links this process holds now (`link_id` in
     /// /proc/self/fdinfo). Ids are never reused, unlike fd numbers, so suites
     /// running in parallel in this process cannot disturb a comparison.
-    func linkIDs() -> Set<Int> {
+    /// This process's BPF links (by link id); with `programs`, only the links of
+    /// those program ids (other suites attach links in this process at the same time).
+    func linkIDs(programs: Set<Int>? = nil) -> Set<Int> {
         let dir = "/proc/self/fd"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         return Set(names.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")) == "anon_inode:bpf_link" }
             .compactMap { fd -> Int? in
-                guard let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8),
-                      let line = info.split(separator: "\n").first(where: { $0.hasPrefix("link_id:") }) else { return nil }
-                return Int(line.dropFirst("link_id:".count).trimmingCharacters(in: .whitespaces))
+                guard let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return nil }
+                func field(_ name: String) -> Int? {
+                    info.split(separator: "\n").first(where: { $0.hasPrefix(name) })
+                        .flatMap { Int($0.dropFirst(name.count).trimmingCharacters(in: .whitespaces)) }
+                }
+                if let programs, !programs.contains(field("prog_id:") ?? -1) { return nil }
+                return field("link_id:")
             })
     }
 
@@ -109,12 +115,13 @@ import Testing
         let (child, stdin, stdout) = try startFixture(["--loop"])
         defer { if child.isRunning { child.terminate() } }
 
-        let before = linkIDs()
+        let programs = Set(try object.programs().map { Int($0.id) })
+        let before = linkIDs(programs: programs)
         try object.attachUprobes(program: BPFProgramName("count_site"), path: path, offsets: offsets, cookies: [0, 1, 2, 3], pid: child.processIdentifier)
         try object.attachUprobes(program: BPFProgramName("count_site"), path: path, offsets: [offsets[0]], cookies: [10],
                                  pid: child.processIdentifier, retprobe: true)
         #expect(object.attachedCount == 5)
-        let ours = linkIDs().subtracting(before)
+        let ours = linkIDs(programs: programs).subtracting(before)
         if mode == .multi { #expect(ours.count == 2, "one uprobe_multi link per attachUprobes call") }
 
         let lines = 7
