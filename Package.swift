@@ -24,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Runtime only: the OTLP types are generated once and committed (see scripts/gen-otlp.sh).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // OTLP/gRPC: the gRPC core, its HTTP/2 transport on SwiftNIO, and the protobuf glue.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         // libdw (elfutils) for DWARF type queries; pkg-config name "libdw".
@@ -56,7 +60,10 @@ let package = Package(
         .target(name: "Families", dependencies: ["Symbols", "GoRuntime", "Attach", "Tracing", "TraceEvents"],
                 exclude: bpfSources(in: "Families"), plugins: ["BPFCompiler"]),
         // Generated OTLP protobuf types, Span -> OTLP mapping, exporters.
-        .target(name: "OTLP", dependencies: ["Tracing", "SystemSupport", "JSONOutput", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "OTLP", dependencies: ["Tracing", "SystemSupport", "JSONOutput", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                                      .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                      .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                                      .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf")]),
         .executableTarget(
             name: "CLI",
             dependencies: [

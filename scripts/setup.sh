@@ -34,9 +34,11 @@ if ! /usr/bin/python3 -c 'import elftools' 2>/dev/null && ! python3 -c 'import e
   python3 -m pip install -q pyelftools || /usr/bin/python3 -m pip install -q --break-system-packages pyelftools
 fi
 
-# opentelemetry-proto decodes what the exporters send, in the tests' OTLP receivers.
-if ! python3 -c 'import opentelemetry.proto.collector.metrics.v1.metrics_service_pb2' 2>/dev/null; then
-  python3 -m pip install -q opentelemetry-proto==1.45.2 2>/dev/null || python3 -m pip install -q --break-system-packages opentelemetry-proto==1.45.2
+# opentelemetry-proto decodes what the exporters send, in the tests' OTLP receivers;
+# grpcio serves its generated OTLP/gRPC services.
+if ! python3 -c 'import grpc, opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc' 2>/dev/null; then
+  python3 -m pip install -q opentelemetry-proto==1.45.2 grpcio==1.76.0 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages opentelemetry-proto==1.45.2 grpcio==1.76.0
 fi
 
 # bpftrace needs tracefs.

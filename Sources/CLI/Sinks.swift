@@ -16,7 +16,8 @@ final class Sinks: Sendable {
     /// OTLP metrics to the same collector as the spans, when one is configured.
     let metrics: (endpoint: String, exporter: PeriodicMetricExporter)?
 
-    init(console: Bool, jsonPath: String?, endpoint: String?, environment: [String: String], requests: RequestMetrics) throws {
+    init(console: Bool, jsonPath: String?, endpoint: String?, protocol flag: String? = nil, environment: [String: String],
+         requests: RequestMetrics) throws {
         self.requests = requests
         var list: [(String, String, BatchSpanProcessor)] = []
         if console {
@@ -32,10 +33,13 @@ final class Sinks: Sendable {
             }
         }
         do {
-            if let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment) {
-                list.append(("otlp-http \(config.endpoint.absoluteString)", "otlp-http", BatchSpanProcessor(exporter: OTLPHTTPExporter(configuration: config))))
+            let traces = try OTLPProtocol.resolve(flag: flag, environment: environment, signal: .traces)
+            if let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment, protocol: traces) {
+                let kind = traces == .grpc ? "otlp-grpc" : "otlp-http"
+                list.append(("\(kind) \(config.endpoint.absoluteString)", kind, BatchSpanProcessor(exporter: try Self.exporter(config))))
             }
-            metrics = try Self.metricsExporter(endpoint: endpoint, environment: environment, requests: requests)
+            metrics = try Self.metricsExporter(endpoint: endpoint, protocol: try OTLPProtocol.resolve(flag: flag, environment: environment, signal: .metrics),
+                                               environment: environment, requests: requests)
         } catch let error as CLIError {
             throw error
         } catch {
@@ -46,9 +50,10 @@ final class Sinks: Sendable {
 
     /// `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (default 60000) between exports
     /// to `…/v1/metrics` of the spans' collector (or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`).
-    static func metricsExporter(endpoint: String?, environment: [String: String], requests: RequestMetrics) throws
+    static func metricsExporter(endpoint: String?, protocol otlpProtocol: OTLPProtocol, environment: [String: String], requests: RequestMetrics) throws
         -> (endpoint: String, exporter: PeriodicMetricExporter)? {
-        guard let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment, signal: .metrics) else { return nil }
+        guard let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment, signal: .metrics,
+                                                             protocol: otlpProtocol) else { return nil }
         var interval = 60.0
         if let raw = environment["OTEL_METRIC_EXPORT_INTERVAL"], !raw.isEmpty {
             guard let ms = Double(raw), ms > 0 else {
@@ -56,11 +61,21 @@ final class Sinks: Sendable {
             }
             interval = ms / 1000
         }
-        let exporter = PeriodicMetricExporter(exporter: OTLPHTTPExporter(configuration: config), interval: interval) {
+        let exporter = PeriodicMetricExporter(exporter: try Self.exporter(config), interval: interval) {
             Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest(
                 requests.snapshot(), startTimeUnixNano: requests.startTimeUnixNano, timeUnixNano: Self.unixNanos())
         }
         return (config.endpoint.absoluteString, exporter)
+    }
+
+    /// The OTLP exporter the configuration's protocol names.
+    static func exporter(_ config: OTLPHTTPConfiguration) throws -> any SpanExporter & MetricsExporting {
+        guard config.protocol == .grpc else { return OTLPHTTPExporter(configuration: config) }
+        do {
+            return try OTLPGRPCExporter(configuration: config)
+        } catch {
+            throw CLIError(description: "--otlp-endpoint \(config.endpoint.absoluteString): \(error)", exitCode: 2)
+        }
     }
 
     static func unixNanos() -> UInt64 {

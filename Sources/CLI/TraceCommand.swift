@@ -129,7 +129,8 @@ struct TraceCommand: ParsableCommand {
             Log.write("uprobe-trace: pid \(pid): \(decisions.map(\.description).joined(separator: "; "))\n")
         }
         let requests = RequestMetrics(startTimeUnixNano: BootClock().unixNanos(fromBoot: started))
-        let sinks = try Sinks(console: !export.quiet, jsonPath: export.otlpJSON, endpoint: export.otlpEndpoint, environment: environment,
+        let sinks = try Sinks(console: !export.quiet, jsonPath: export.otlpJSON, endpoint: export.otlpEndpoint, protocol: export.otlpProtocol,
+                              environment: environment,
                               requests: requests)
         // Listening before anything is attached: a taken port fails first.
         let metrics = try metricsAddr.map { try MetricsServer(listen: $0) }

@@ -55,8 +55,11 @@ struct FamilyFlags: ParsableArguments {
 
 /// Where `trace` sends spans besides the console.
 struct ExportFlags: ParsableArguments {
-    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp("Send spans as OTLP/HTTP protobuf to this collector (…/v1/traces is added).", valueName: "url"))
+    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp("Send spans and request metrics to this OpenTelemetry collector: OTLP/HTTP adds …/v1/traces and …/v1/metrics; gRPC takes it as it is (default port 4317). https:// is TLS.", valueName: "url"))
     var otlpEndpoint: String?
+
+    @Option(name: .customLong("otlp-protocol"), help: ArgumentHelp("grpc, http/protobuf (default) or http/json; else OTEL_EXPORTER_OTLP_PROTOCOL (and its _TRACES_/_METRICS_ forms).", valueName: "protocol"))
+    var otlpProtocol: String?
 
     @Option(name: .customLong("otlp-json"), help: ArgumentHelp("Write spans as OTLP JSON lines to this file ('-' for stdout).", valueName: "file"))
     var otlpJSON: String?

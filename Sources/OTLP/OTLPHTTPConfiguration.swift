@@ -12,6 +12,26 @@ public enum OTLPSignal: String, Sendable {
     var variable: String { rawValue.uppercased() }
 }
 
+/// How OTLP travels (the OTel spec's `OTEL_EXPORTER_OTLP_PROTOCOL` values).
+public enum OTLPProtocol: String, Sendable, CaseIterable {
+    case grpc
+    case httpProtobuf = "http/protobuf"
+    case httpJSON = "http/json"
+
+    /// `flag` (from `--otlp-protocol`), else `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`,
+    /// else `OTEL_EXPORTER_OTLP_PROTOCOL`, else http/protobuf.
+    public static func resolve(flag: String?, environment: [String: String], signal: OTLPSignal) throws(OTLPConfigurationError) -> OTLPProtocol {
+        let specific = "OTEL_EXPORTER_OTLP_\(signal.variable)_PROTOCOL"
+        let candidates: [(String, String?)] = [("--otlp-protocol", flag), (specific, environment[specific]), ("OTEL_EXPORTER_OTLP_PROTOCOL", environment["OTEL_EXPORTER_OTLP_PROTOCOL"])]
+        for (source, value) in candidates {
+            guard let v = value?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { continue }
+            guard let p = OTLPProtocol(rawValue: v) else { throw .invalidProtocol(value: v, source: source) }
+            return p
+        }
+        return .httpProtobuf
+    }
+}
+
 /// Where and how the OTLP/HTTP exporter sends, resolved from the command line and the
 /// standard `OTEL_EXPORTER_OTLP_*` environment variables.
 public struct OTLPHTTPConfiguration: Sendable, Equatable {
@@ -23,16 +43,23 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
     public var timeout: Double
     /// Certificates for an `https://` endpoint.
     public var tls: TLSSettings
+    /// grpc, http/protobuf or http/json.
+    public var `protocol`: OTLPProtocol
+    /// Request bodies gzip-compressed (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
+    public var gzip: Bool
 
-    public init(endpoint: URL, headers: [(String, String)] = [], timeout: Double = 10, tls: TLSSettings = TLSSettings()) {
+    public init(endpoint: URL, headers: [(String, String)] = [], timeout: Double = 10, tls: TLSSettings = TLSSettings(),
+                protocol: OTLPProtocol = .httpProtobuf, gzip: Bool = false) {
         self.endpoint = endpoint
         self.headers = headers
         self.timeout = timeout
         self.tls = tls
+        self.protocol = `protocol`
+        self.gzip = gzip
     }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.endpoint == b.endpoint && a.timeout == b.timeout && a.tls == b.tls
+        a.endpoint == b.endpoint && a.timeout == b.timeout && a.tls == b.tls && a.protocol == b.protocol && a.gzip == b.gzip
             && a.headers.map { [$0.0, $0.1] } == b.headers.map { [$0.0, $0.1] }
     }
 
@@ -45,17 +72,29 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
     /// `/v1/traces`. Headers: `OTEL_EXPORTER_OTLP_HEADERS` then
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (which wins for a repeated key). Timeout:
     /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds.
+    /// With gRPC the endpoint is taken as it is (no path; port 4317 when it names
+    /// none), and an `http://` one means plaintext, `https://` TLS.
     public static func resolve(explicitEndpoint: String? = nil,
                                environment: [String: String] = ProcessInfo.processInfo.environment,
-                               signal: OTLPSignal = .traces)
+                               signal: OTLPSignal = .traces, protocol otlpProtocol: OTLPProtocol = .httpProtobuf)
         throws(OTLPConfigurationError) -> OTLPHTTPConfiguration? {
         func env(_ k: String) -> String? {
             guard let v = environment[k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
             return v
         }
-        let endpoint: URL
+        var endpoint: URL
         let specific = "OTEL_EXPORTER_OTLP_\(signal.variable)_"
-        if let explicit = explicitEndpoint {
+        if otlpProtocol == .grpc {
+            guard let (raw, source) = explicitEndpoint.map({ ($0, "--otlp-endpoint") })
+                    ?? env(specific + "ENDPOINT").map({ ($0, specific + "ENDPOINT") })
+                    ?? env("OTEL_EXPORTER_OTLP_ENDPOINT").map({ ($0, "OTEL_EXPORTER_OTLP_ENDPOINT") }) else { return nil }
+            guard var c = URLComponents(string: raw), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                  c.host?.isEmpty == false else { throw .invalidEndpoint(value: raw, source: source) }
+            if c.port == nil { c.port = 4317 }
+            c.path = ""
+            guard let url = c.url else { throw .invalidEndpoint(value: raw, source: source) }
+            endpoint = url
+        } else if let explicit = explicitEndpoint {
             endpoint = try signalURL(base: explicit, source: "--otlp-endpoint", signal: signal, appendPathUnlessPresent: true)
         } else if let url = env(specific + "ENDPOINT") {
             endpoint = try signalURL(base: url, source: specific + "ENDPOINT", signal: signal, appendPathUnlessPresent: false)
@@ -89,7 +128,16 @@ public struct OTLPHTTPConfiguration: Sendable, Equatable {
             files.append(path)
         }
         let tls = TLSSettings(caFile: files[0], clientCertificate: files[1], clientKey: files[2])
-        return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout, tls: tls)
+        var gzip = false
+        let compressionVariable = env(specific + "COMPRESSION") != nil ? specific + "COMPRESSION" : "OTEL_EXPORTER_OTLP_COMPRESSION"
+        if let c = env(compressionVariable) {
+            switch c.lowercased() {
+            case "gzip": gzip = true
+            case "none": gzip = false
+            default: throw .invalidCompression(value: c, source: compressionVariable)
+            }
+        }
+        return OTLPHTTPConfiguration(endpoint: endpoint, headers: headers, timeout: timeout, tls: tls, protocol: otlpProtocol, gzip: gzip)
     }
 
     static func signalURL(base: String, source: String, signal: OTLPSignal, appendPathUnlessPresent: Bool,
@@ -135,6 +183,8 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
     case invalidTimeout(value: String)
     /// A certificate or key file that cannot be read.
     case unreadableFile(path: String, source: String)
+    case invalidProtocol(value: String, source: String)
+    case invalidCompression(value: String, source: String)
 
     public var description: String {
         switch self {
@@ -142,6 +192,10 @@ public enum OTLPConfigurationError: Error, Sendable, Equatable, CustomStringConv
             return "\(source): '\(v)' is not an http(s) URL; give one like http://localhost:4318"
         case .invalidHeaders(_, let source):
             return "\(source): expected key=value pairs separated by commas, values percent-encoded (api-key=abc%20def,tenant=t1)"
+        case .invalidProtocol(let v, let source):
+            return "\(source): '\(v)' is not an OTLP protocol; hint: grpc, http/protobuf or http/json"
+        case .invalidCompression(let v, let source):
+            return "\(source): '\(v)' is not a compression; hint: gzip or none"
         case .unreadableFile(let path, let source):
             return "\(source): cannot read \(path); hint: give a readable PEM file (the collector's CA for _CERTIFICATE, yours for _CLIENT_CERTIFICATE/_CLIENT_KEY)"
         case .invalidTimeout(let v):

@@ -14,7 +14,7 @@ import Tracing
 /// 504 and connection-level errors (refused, timed out, reset, DNS) are retryable, with the
 /// server's `Retry-After` (seconds or HTTP date) passed along; any other non-2xx is permanent,
 /// as the OTLP/HTTP specification prescribes.
-public final class OTLPHTTPExporter: SpanExporter {
+public final class OTLPHTTPExporter: SpanExporter, MetricsExporting {
     public let configuration: OTLPHTTPConfiguration
     private let target: HTTPClient.Target?
     private let closed = Mutex(false)
@@ -27,9 +27,10 @@ public final class OTLPHTTPExporter: SpanExporter {
     public func export(_ spans: [Span]) async throws {
         guard !spans.isEmpty else { return }
         if closed.withLock({ $0 }) { throw ExportError.shutDown }
+        let request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(spans: spans)
         let body: Data
         do {
-            body = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(spans: spans).serializedData()
+            body = configuration.protocol == .httpJSON ? Data(OTLPJSON.encode(request).utf8) : try request.serializedData()
         } catch {
             throw ExportError.permanent(reason: "encoding OTLP protobuf: \(error)")
         }
@@ -41,9 +42,12 @@ public final class OTLPHTTPExporter: SpanExporter {
         if closed.withLock({ $0 }) { throw ExportError.shutDown }
         let body: Data
         do {
-            body = try request.serializedData()
+            // OTLP/JSON: lowerCamelCase keys, enums as integers (the specification's mapping).
+            var options = JSONEncodingOptions()
+            options.alwaysPrintEnumsAsInts = true
+            body = configuration.protocol == .httpJSON ? Data(try request.jsonString(options: options).utf8) : try request.serializedData()
         } catch {
-            throw ExportError.permanent(reason: "encoding OTLP protobuf: \(error)")
+            throw ExportError.permanent(reason: "encoding OTLP metrics: \(error)")
         }
         try await post(body, partialSuccess: Self.checkMetricsPartialSuccess)
     }
@@ -52,9 +56,16 @@ public final class OTLPHTTPExporter: SpanExporter {
     func post(_ body: Data, partialSuccess: (Data, String?) throws(ExportError) -> Void = checkPartialSuccess) async throws(ExportError) {
         let url = configuration.endpoint.absoluteString
         guard let target else { throw .permanent(reason: "POST \(url): only http:// and https:// endpoints are supported") }
-        var headers = [("Content-Type", "application/x-protobuf"), ("User-Agent", "uprobe-trace/\(InstrumentationScope.version)")]
+        let type = configuration.protocol == .httpJSON ? "application/json" : "application/x-protobuf"
+        var headers = [("Content-Type", type), ("User-Agent", "uprobe-trace/\(InstrumentationScope.version)")]
+        var bytes = [UInt8](body)
+        if configuration.gzip {
+            guard let compressed = Gzip.compress(bytes) else { throw .permanent(reason: "POST \(url): gzip failed") }
+            bytes = compressed
+            headers.append(("Content-Encoding", "gzip"))
+        }
         headers += configuration.headers
-        let response = try await send(target, headers: headers, body: [UInt8](body))
+        let response = try await send(target, headers: headers, body: bytes)
         let status = response.status
         if (200..<300).contains(status) {
             try partialSuccess(Data(response.body), response.headers["content-type"])

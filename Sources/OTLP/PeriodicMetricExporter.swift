@@ -2,6 +2,12 @@ import Foundation
 import Synchronization
 import Tracing
 
+/// Where OTLP metrics requests go: OTLP/HTTP or OTLP/gRPC.
+public protocol MetricsExporting: Sendable {
+    func export(metrics request: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest) async throws(ExportError)
+    func shutdown() async
+}
+
 /// Sends the cumulative request metrics to an OTLP/HTTP receiver every
 /// `interval` seconds (`OTEL_METRIC_EXPORT_INTERVAL`), and once more at
 /// shutdown. Retryable failures are retried with the spans' backoff until the
@@ -17,13 +23,13 @@ public final class PeriodicMetricExporter: Sendable {
     }
 
     public let interval: Double
-    private let exporter: OTLPHTTPExporter
+    private let exporter: any MetricsExporting
     private let retry: RetryPolicy
     private let collect: @Sendable () -> Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest
     private let counters = Mutex(Counters())
     private let worker = Mutex<Task<Void, Never>?>(nil)
 
-    public init(exporter: OTLPHTTPExporter, interval: Double, retry: RetryPolicy = RetryPolicy(),
+    public init(exporter: any MetricsExporting, interval: Double, retry: RetryPolicy = RetryPolicy(),
                 collect: @escaping @Sendable () -> Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest) {
         self.exporter = exporter
         self.interval = max(0.01, interval)
