@@ -15,6 +15,9 @@ final class Sinks: Sendable {
     let requests: RequestMetrics
     /// OTLP metrics to the same collector as the spans, when one is configured.
     let metrics: (endpoint: String, exporter: PeriodicMetricExporter)?
+    /// More metrics for each OTLP export besides the request histograms (the
+    /// system family's), added once the session exists.
+    let moreMetrics = MetricSources()
 
     init(console: Bool, jsonPath: String?, endpoint: String?, protocol flag: String? = nil, environment: [String: String],
          requests: RequestMetrics) throws {
@@ -39,7 +42,7 @@ final class Sinks: Sendable {
                 list.append(("\(kind) \(config.endpoint.absoluteString)", kind, BatchSpanProcessor(exporter: try Self.exporter(config))))
             }
             metrics = try Self.metricsExporter(endpoint: endpoint, protocol: try OTLPProtocol.resolve(flag: flag, environment: environment, signal: .metrics),
-                                               environment: environment, requests: requests)
+                                               environment: environment, requests: requests, more: moreMetrics)
         } catch let error as CLIError {
             throw error
         } catch {
@@ -50,8 +53,8 @@ final class Sinks: Sendable {
 
     /// `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (default 60000) between exports
     /// to `…/v1/metrics` of the spans' collector (or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`).
-    static func metricsExporter(endpoint: String?, protocol otlpProtocol: OTLPProtocol, environment: [String: String], requests: RequestMetrics) throws
-        -> (endpoint: String, exporter: PeriodicMetricExporter)? {
+    static func metricsExporter(endpoint: String?, protocol otlpProtocol: OTLPProtocol, environment: [String: String], requests: RequestMetrics,
+                                more: MetricSources) throws -> (endpoint: String, exporter: PeriodicMetricExporter)? {
         guard let config = try OTLPHTTPConfiguration.resolve(explicitEndpoint: endpoint, environment: environment, signal: .metrics,
                                                              protocol: otlpProtocol) else { return nil }
         var interval = 60.0
@@ -62,8 +65,11 @@ final class Sinks: Sendable {
             interval = ms / 1000
         }
         let exporter = PeriodicMetricExporter(exporter: try Self.exporter(config), interval: interval) {
-            Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest(
-                requests.snapshot(), startTimeUnixNano: requests.startTimeUnixNano, timeUnixNano: Self.unixNanos())
+            let now = Self.unixNanos()
+            var request = Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest(
+                requests.snapshot(), startTimeUnixNano: requests.startTimeUnixNano, timeUnixNano: now)
+            request.resourceMetrics += more.collect(startTimeUnixNano: requests.startTimeUnixNano, timeUnixNano: now)
+            return request
         }
         return (config.endpoint.absoluteString, exporter)
     }
@@ -114,6 +120,18 @@ final class Sinks: Sendable {
         }
         done.wait()
         return (box.withLock { $0 }, metricsBox.withLock { $0 })
+    }
+}
+
+/// Producers of OTLP resource metrics beyond the request histograms.
+final class MetricSources: Sendable {
+    typealias Source = @Sendable (_ start: UInt64, _ now: UInt64) -> [Opentelemetry_Proto_Metrics_V1_ResourceMetrics]
+    private let sources = Mutex<[Source]>([])
+
+    func add(_ source: @escaping Source) { sources.withLock { $0.append(source) } }
+
+    func collect(startTimeUnixNano: UInt64, timeUnixNano: UInt64) -> [Opentelemetry_Proto_Metrics_V1_ResourceMetrics] {
+        sources.withLock { $0 }.flatMap { $0(startTimeUnixNano, timeUnixNano) }
     }
 }
 

@@ -151,6 +151,9 @@ struct TraceCommand: ParsableCommand {
         for plan in plans { try session.attach(plan) }
         session.startReading()
         defer { session.stopReading() }
+        sinks.moreMetrics.add { start, now in
+            SystemMetrics(attached: session.attached).otlp(resource: { resources.resource(for: $0) }, startTimeUnixNano: start, timeUnixNano: now)
+        }
         sinks.start()
         // Runs before the detach above: a scrape reads the BPF maps.
         defer { metrics?.stop() }

@@ -107,8 +107,13 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let spansPath = dir.appendingPathComponent("spans.jsonl").path
+        // The same statistics as OTLP metrics, at the final export when the fixture exits.
+        let received = dir.appendingPathComponent("otlp")
+        try FileManager.default.createDirectory(at: received, withIntermediateDirectories: true)
+        let (receiver, otlpPort) = try otlpReceiver(received)
+        defer { receiver.process.terminate() }
         let tracer = try Background(Repo.tool, ["--pid", "\(fx.pid),\(fx.child)", "--syscalls", "--tcp", "--metrics-addr", "127.0.0.1:0",
-                                                "--otlp-json", spansPath, "--quiet"])
+                                                "--otlp-json", spansPath, "--quiet", "--otlp-endpoint", "http://127.0.0.1:\(otlpPort)"])
         tracer.watchdog(seconds: 120)
         let head = tracer.waitForStderr("metrics on")
         let address = try #require(metricsAddress(in: head), "\(head)")
@@ -172,6 +177,30 @@ import Testing
         let row = stderr.split(separator: "\n").first { $0.hasSuffix(" getppid") && $0.contains(" \(Self.getppids) ") }
         #expect(row != nil, "\(stderr)")
         #expect(stderr.contains("syscalls of pid \(fx.pid)"))
+
+        // OTLP: the last metrics export has the parent's getppid histogram and TCP sums.
+        let lines = try String(contentsOf: received.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let last = try #require(lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }, "\(lines.count) exports")
+        var getppid: Int?, outbound: Int?, refusedCount: Int?
+        for rm in last["resourceMetrics"] as? [[String: Any]] ?? [] {
+            let resource = (rm["resource"] as? [String: Any])?["attributes"] as? [[String: Any]] ?? []
+            let pid = resource.first { $0["key"] as? String == "process.pid" }.flatMap { ($0["value"] as? [String: Any])?["intValue"] as? String }
+            guard pid == parent else { continue }
+            for m in (rm["scopeMetrics"] as? [[String: Any]])?.first?["metrics"] as? [[String: Any]] ?? [] {
+                let points = ((m["histogram"] ?? m["sum"]) as? [String: Any])?["dataPoints"] as? [[String: Any]] ?? []
+                func value(_ key: String, _ v: String) -> [String: Any]? {
+                    points.first { p in (p["attributes"] as? [[String: Any]] ?? []).contains { $0["key"] as? String == key && ($0["value"] as? [String: Any])?["stringValue"] as? String == v } }
+                }
+                switch m["name"] as? String {
+                case "uprobe_trace.syscall.duration": getppid = (value("syscall", "getppid")?["count"] as? String).flatMap { Int($0) }
+                case "uprobe_trace.tcp.connections": outbound = (value("direction", "outbound")?["asInt"] as? String).flatMap { Int($0) }
+                case "uprobe_trace.tcp.connect_errors": refusedCount = (value("error.type", "ECONNREFUSED")?["asInt"] as? String).flatMap { Int($0) }
+                default: break
+                }
+            }
+        }
+        #expect(getppid == Self.getppids && outbound == Self.ok && refusedCount == Self.refused,
+                "OTLP: getppid \(String(describing: getppid)), outbound \(String(describing: outbound)), refused \(String(describing: refusedCount))")
 
         // One `tcp connect` span per connect, with its peer and outcome.
         let connects = try spans(inJSONLines: spansPath).filter {
